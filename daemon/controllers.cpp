@@ -1,0 +1,55 @@
+#include "controllers.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace ubt::daemon {
+
+Controllers::Controllers(sdbus::IConnection& connection, mgmt::MgmtClient& mgmt, std::set<std::string> allowed)
+    : connection_(connection), mgmt_(mgmt), allowed_(std::move(allowed)) {}
+
+bool Controllers::allowed(uint16_t index) const {
+    return allowed_.empty() || allowed_.count("hci" + std::to_string(index)) > 0;
+}
+
+void Controllers::start() {
+    auto reply = mgmt_.checked(mgmt::read_index_list());
+    auto indexes = mgmt::decode_index_list(reply.params);
+    if (!indexes) throw std::runtime_error("the kernel sent an unreadable controller index list");
+    for (uint16_t index : *indexes) add(index);
+}
+
+void Controllers::add(uint16_t index) {
+    if (!allowed(index) || served_.count(index)) return;
+    auto reply = mgmt_.command(mgmt::read_info(index));
+    auto info = reply.ok() ? mgmt::decode_controller_info(reply.params) : std::nullopt;
+    if (!info) {
+        spdlog::warn("hci{}: skipped: cannot read controller information ({})", index, mgmt::status_name(reply.status));
+        return;
+    }
+    Served s;
+    s.adapter = std::make_unique<ble::Adapter>(index, mgmt_, *info);
+    s.object = std::make_unique<dbus::BleObject>(connection_, *s.adapter);
+    spdlog::info("hci{}: serving {} (public address {}, {})", index, info->name, info->address.to_string(),
+                 s.adapter->active() ? "powered" : "not powered");
+    served_.emplace(index, std::move(s));
+}
+
+void Controllers::remove(uint16_t index) {
+    if (served_.erase(index)) spdlog::info("hci{}: removed", index);
+}
+
+void Controllers::dispatch_events() {
+    while (auto frame = mgmt_.next_event()) {
+        switch (frame->code) {
+            case mgmt::ev::IndexAdded: add(frame->index); break;
+            case mgmt::ev::IndexRemoved: remove(frame->index); break;
+            case mgmt::ev::ControllerError:
+                spdlog::warn("hci{}: controller error {}", frame->index, hex(frame->params));
+                break;
+            default:
+                if (auto it = served_.find(frame->index); it != served_.end()) it->second.adapter->on_mgmt_event(*frame);
+        }
+    }
+}
+
+}  // namespace ubt::daemon

@@ -1,0 +1,65 @@
+#include "options.hpp"
+
+#include <getopt.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <regex>
+
+namespace ubt::daemon {
+
+namespace {
+
+void usage(FILE* out) {
+    std::fputs(
+        "Usage: ubluetoothd [OPTION]...\n"
+        "Serve the MicroPython ubluetooth API for Bluetooth LE controllers over D-Bus.\n\n"
+        "  --bus ADDRESS        D-Bus address to serve on instead of the system bus\n"
+        "                       (also: environment variable UBLUETOOTHD_BUS)\n"
+        "  --adapter hciN       serve only this controller; repeat for more\n"
+        "  --log-level LEVEL    trace, debug, info (default), warn or error\n"
+        "  --help               show this text\n",
+        out);
+}
+
+[[noreturn]] void bad(const std::string& message) {
+    std::fprintf(stderr, "ubluetoothd: %s\n", message.c_str());
+    usage(stderr);
+    std::exit(2);
+}
+
+}  // namespace
+
+Options parse_options(int argc, char** argv) {
+    Options o;
+    if (const char* env = std::getenv("UBLUETOOTHD_BUS"); env && *env) o.bus_address = env;
+    static const option long_options[] = {
+        {"bus", required_argument, nullptr, 'b'},
+        {"adapter", required_argument, nullptr, 'a'},
+        {"log-level", required_argument, nullptr, 'l'},
+        {"help", no_argument, nullptr, 'h'},
+        {nullptr, 0, nullptr, 0},
+    };
+    const std::regex adapter_name("hci[0-9]{1,5}");
+    const std::regex level_name("trace|debug|info|warn|error");
+    int c;
+    while ((c = getopt_long(argc, argv, "", long_options, nullptr)) != -1) {
+        switch (c) {
+            case 'b': o.bus_address = optarg; break;
+            case 'a':
+                if (!std::regex_match(optarg, adapter_name)) bad(std::string("not an adapter name: ") + optarg);
+                o.adapters.insert(optarg);
+                break;
+            case 'l':
+                if (!std::regex_match(optarg, level_name)) bad(std::string("not a log level: ") + optarg);
+                o.log_level = optarg;
+                break;
+            case 'h': usage(stdout); std::exit(0);
+            default: bad("unknown option");
+        }
+    }
+    if (optind < argc) bad(std::string("unexpected argument: ") + argv[optind]);
+    return o;
+}
+
+}  // namespace ubt::daemon

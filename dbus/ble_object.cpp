@@ -1,0 +1,167 @@
+#include "ble_object.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "core/error.hpp"
+#include "variant_convert.hpp"
+
+namespace ubt::dbus {
+
+namespace {
+
+constexpr const char* kErrorPrefix = "org.ubluetooth.Error.";
+
+// The topics of the parts still to come, named as their issues name them.
+constexpr const char* kGap = "GAP (advertising, scanning, connecting)";
+constexpr const char* kGatt = "GATT server and client";
+constexpr const char* kL2cap = "L2CAP connection-oriented channels";
+constexpr const char* kSecurity = "security (pairing, bonding, encryption)";
+
+[[noreturn]] void not_implemented(const char* method, const char* topic) {
+    throw BleError(ErrorCode::NotImplemented,
+                   std::string(method) + " is not available yet: " + topic + " is still being built");
+}
+
+}  // namespace
+
+BleObject::BleObject(sdbus::IConnection& connection, ble::Adapter& adapter)
+    : AdaptorInterfaces(connection, std::string(kRootPath) + "/" + adapter.name()), adapter_(adapter) {
+    registerAdaptor();
+    emitInterfacesAddedSignal({org::ubluetooth::BLE1_adaptor::INTERFACE_NAME});
+}
+
+BleObject::~BleObject() {
+    emitInterfacesRemovedSignal({org::ubluetooth::BLE1_adaptor::INTERFACE_NAME});
+    unregisterAdaptor();
+}
+
+template <typename F>
+auto BleObject::guard(const char* method, F&& body) -> decltype(body()) {
+    try {
+        return body();
+    } catch (const BleError& e) {
+        spdlog::info("{}: {} refused: {}: {}", adapter_.name(), method, error_name(e.code()), e.what());
+        throw sdbus::Error(std::string(kErrorPrefix) + error_name(e.code()), e.what());
+    } catch (const sdbus::Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        spdlog::error("{}: {} failed: {}", adapter_.name(), method, e.what());
+        throw sdbus::Error(std::string(kErrorPrefix) + "Failed", e.what());
+    }
+}
+
+bool BleObject::Active(const Options& options) {
+    return guard("Active", [&] {
+        check_option_keys(options, {"active"}, "Active");
+        if (auto on = bool_option(options, "active")) {
+            spdlog::info("{}: active({})", adapter_.name(), *on ? "True" : "False");
+            adapter_.set_active(*on);
+        }
+        return adapter_.active();
+    });
+}
+
+sdbus::Variant BleObject::ConfigGet(const std::string& name) {
+    return guard("ConfigGet", [&] { return to_variant(adapter_.config_get(name)); });
+}
+
+void BleObject::ConfigSet(const Options& values) {
+    guard("ConfigSet", [&] {
+        std::vector<std::pair<std::string, ble::ConfigValue>> converted;
+        for (const auto& [key, value] : values) converted.emplace_back(key, from_variant(key, value));
+        adapter_.config_set(converted);
+        for (const auto& [key, value] : values) spdlog::info("{}: config {} set", adapter_.name(), key);
+    });
+}
+
+void BleObject::RegisterHandler(const sdbus::ObjectPath& handler) {
+    guard("RegisterHandler", [&] {
+        std::string sender = getObject().getCurrentlyProcessedMessage()->getSender();
+        // Like irq(), a new registration replaces the previous one.
+        handler_ = Handler{sender, handler};
+        spdlog::info("{}: handler {} {} registered", adapter_.name(), sender, std::string(handler));
+    });
+}
+
+void BleObject::UnregisterHandler(const sdbus::ObjectPath& handler) {
+    guard("UnregisterHandler", [&] {
+        std::string sender = getObject().getCurrentlyProcessedMessage()->getSender();
+        if (!handler_ || handler_->sender != sender || handler_->path != handler) {
+            throw BleError(ErrorCode::NotFound, "no handler " + std::string(handler) + " is registered by " + sender);
+        }
+        handler_.reset();
+        spdlog::info("{}: handler {} {} unregistered", adapter_.name(), sender, std::string(handler));
+    });
+}
+
+void BleObject::GapAdvertise(const Options&) { guard("GapAdvertise", [] { not_implemented("gap_advertise", kGap); }); }
+void BleObject::GapScan(const Options&) { guard("GapScan", [] { not_implemented("gap_scan", kGap); }); }
+void BleObject::GapConnect(const uint8_t&, const std::vector<uint8_t>&, const Options&) {
+    guard("GapConnect", [] { not_implemented("gap_connect", kGap); });
+}
+void BleObject::GapConnectCancel() { guard("GapConnectCancel", [] { not_implemented("gap_connect(None)", kGap); }); }
+bool BleObject::GapDisconnect(const uint16_t&) {
+    return guard("GapDisconnect", []() -> bool { not_implemented("gap_disconnect", kGap); });
+}
+void BleObject::GapPair(const uint16_t&) { guard("GapPair", [] { not_implemented("gap_pair", kSecurity); }); }
+void BleObject::GapPasskey(const uint16_t&, const uint32_t&, const uint32_t&) {
+    guard("GapPasskey", [] { not_implemented("gap_passkey", kSecurity); });
+}
+std::vector<std::vector<uint16_t>> BleObject::GattsRegisterServices(
+    const std::vector<sdbus::Struct<std::string,
+                                    std::vector<sdbus::Struct<std::string, uint32_t,
+                                                              std::vector<sdbus::Struct<std::string, uint32_t>>>>>>&) {
+    return guard("GattsRegisterServices",
+                 []() -> std::vector<std::vector<uint16_t>> { not_implemented("gatts_register_services", kGatt); });
+}
+std::vector<uint8_t> BleObject::GattsRead(const uint16_t&) {
+    return guard("GattsRead", []() -> std::vector<uint8_t> { not_implemented("gatts_read", kGatt); });
+}
+void BleObject::GattsWrite(const uint16_t&, const std::vector<uint8_t>&, const Options&) {
+    guard("GattsWrite", [] { not_implemented("gatts_write", kGatt); });
+}
+void BleObject::GattsNotify(const uint16_t&, const uint16_t&, const Options&) {
+    guard("GattsNotify", [] { not_implemented("gatts_notify", kGatt); });
+}
+void BleObject::GattsIndicate(const uint16_t&, const uint16_t&, const Options&) {
+    guard("GattsIndicate", [] { not_implemented("gatts_indicate", kGatt); });
+}
+void BleObject::GattsSetBuffer(const uint16_t&, const uint32_t&, const Options&) {
+    guard("GattsSetBuffer", [] { not_implemented("gatts_set_buffer", kGatt); });
+}
+void BleObject::GattcDiscoverServices(const uint16_t&, const Options&) {
+    guard("GattcDiscoverServices", [] { not_implemented("gattc_discover_services", kGatt); });
+}
+void BleObject::GattcDiscoverCharacteristics(const uint16_t&, const uint16_t&, const uint16_t&, const Options&) {
+    guard("GattcDiscoverCharacteristics", [] { not_implemented("gattc_discover_characteristics", kGatt); });
+}
+void BleObject::GattcDiscoverDescriptors(const uint16_t&, const uint16_t&, const uint16_t&) {
+    guard("GattcDiscoverDescriptors", [] { not_implemented("gattc_discover_descriptors", kGatt); });
+}
+void BleObject::GattcRead(const uint16_t&, const uint16_t&) {
+    guard("GattcRead", [] { not_implemented("gattc_read", kGatt); });
+}
+void BleObject::GattcWrite(const uint16_t&, const uint16_t&, const std::vector<uint8_t>&, const Options&) {
+    guard("GattcWrite", [] { not_implemented("gattc_write", kGatt); });
+}
+void BleObject::GattcExchangeMtu(const uint16_t&) {
+    guard("GattcExchangeMtu", [] { not_implemented("gattc_exchange_mtu", kGatt); });
+}
+void BleObject::L2capListen(const uint16_t&, const uint16_t&) {
+    guard("L2capListen", [] { not_implemented("l2cap_listen", kL2cap); });
+}
+void BleObject::L2capConnect(const uint16_t&, const uint16_t&, const uint16_t&) {
+    guard("L2capConnect", [] { not_implemented("l2cap_connect", kL2cap); });
+}
+void BleObject::L2capDisconnect(const uint16_t&, const uint16_t&) {
+    guard("L2capDisconnect", [] { not_implemented("l2cap_disconnect", kL2cap); });
+}
+bool BleObject::L2capSend(const uint16_t&, const uint16_t&, const std::vector<uint8_t>&) {
+    return guard("L2capSend", []() -> bool { not_implemented("l2cap_send", kL2cap); });
+}
+std::tuple<uint32_t, std::vector<uint8_t>> BleObject::L2capRecvinto(const uint16_t&, const uint16_t&, const Options&) {
+    return guard("L2capRecvinto",
+                 []() -> std::tuple<uint32_t, std::vector<uint8_t>> { not_implemented("l2cap_recvinto", kL2cap); });
+}
+
+}  // namespace ubt::dbus

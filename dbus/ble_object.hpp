@@ -1,0 +1,78 @@
+#pragma once
+// The D-Bus face of one adapter: /org/ubluetooth/hciN implementing
+// org.ubluetooth.BLE1 over a ble::Adapter. Converts D-Bus arguments to facade
+// calls and facade errors to org.ubluetooth.Error.*. Event-loop thread only;
+// borrows the adapter, which must outlive it.
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include <optional>
+#include <string>
+
+#include "ble/adapter.hpp"
+#include "ble1_adaptor.h"
+#include "variant_convert.hpp"
+
+namespace ubt::dbus {
+
+class BleObject final
+    : public sdbus::AdaptorInterfaces<org::ubluetooth::BLE1_adaptor, sdbus::ManagedObject_adaptor> {
+public:
+    static constexpr const char* kRootPath = "/org/ubluetooth";
+
+    BleObject(sdbus::IConnection& connection, ble::Adapter& adapter);
+    ~BleObject();
+
+private:
+    // Configuration and event handling.
+    bool Active(const Options& options) override;
+    sdbus::Variant ConfigGet(const std::string& name) override;
+    void ConfigSet(const Options& values) override;
+    void RegisterHandler(const sdbus::ObjectPath& handler) override;
+    void UnregisterHandler(const sdbus::ObjectPath& handler) override;
+
+    // Parts of the API still to be built answer NotImplemented.
+    void GapAdvertise(const Options&) override;
+    void GapScan(const Options&) override;
+    void GapConnect(const uint8_t&, const std::vector<uint8_t>&, const Options&) override;
+    void GapConnectCancel() override;
+    bool GapDisconnect(const uint16_t&) override;
+    void GapPair(const uint16_t&) override;
+    void GapPasskey(const uint16_t&, const uint32_t&, const uint32_t&) override;
+    std::vector<std::vector<uint16_t>> GattsRegisterServices(
+        const std::vector<sdbus::Struct<std::string,
+                                        std::vector<sdbus::Struct<std::string, uint32_t,
+                                                                  std::vector<sdbus::Struct<std::string, uint32_t>>>>>>&)
+        override;
+    std::vector<uint8_t> GattsRead(const uint16_t&) override;
+    void GattsWrite(const uint16_t&, const std::vector<uint8_t>&, const Options&) override;
+    void GattsNotify(const uint16_t&, const uint16_t&, const Options&) override;
+    void GattsIndicate(const uint16_t&, const uint16_t&, const Options&) override;
+    void GattsSetBuffer(const uint16_t&, const uint32_t&, const Options&) override;
+    void GattcDiscoverServices(const uint16_t&, const Options&) override;
+    void GattcDiscoverCharacteristics(const uint16_t&, const uint16_t&, const uint16_t&, const Options&) override;
+    void GattcDiscoverDescriptors(const uint16_t&, const uint16_t&, const uint16_t&) override;
+    void GattcRead(const uint16_t&, const uint16_t&) override;
+    void GattcWrite(const uint16_t&, const uint16_t&, const std::vector<uint8_t>&, const Options&) override;
+    void GattcExchangeMtu(const uint16_t&) override;
+    void L2capListen(const uint16_t&, const uint16_t&) override;
+    void L2capConnect(const uint16_t&, const uint16_t&, const uint16_t&) override;
+    void L2capDisconnect(const uint16_t&, const uint16_t&) override;
+    bool L2capSend(const uint16_t&, const uint16_t&, const std::vector<uint8_t>&) override;
+    std::tuple<uint32_t, std::vector<uint8_t>> L2capRecvinto(const uint16_t&, const uint16_t&,
+                                                             const Options&) override;
+
+    // Runs a method body; turns facade errors into D-Bus errors and logs them.
+    template <typename F>
+    auto guard(const char* method, F&& body) -> decltype(body());
+
+    struct Handler {
+        std::string sender;
+        sdbus::ObjectPath path;
+    };
+
+    ble::Adapter& adapter_;
+    std::optional<Handler> handler_;
+};
+
+}  // namespace ubt::dbus

@@ -1,0 +1,26 @@
+#pragma once
+// Conversions between D-Bus variants and the facade's plain values, with the
+// checks a client's input needs. Every failure throws BleError(InvalidArgs).
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "ble/config_value.hpp"
+
+namespace ubt::dbus {
+
+using Options = std::map<std::string, sdbus::Variant>;
+
+// Integers of any D-Bus width (y n q i u x t) become int64_t; b and s are kept.
+ble::ConfigValue from_variant(const std::string& key, const sdbus::Variant& value);
+sdbus::Variant to_variant(const ble::ConfigValue& value);
+
+// An options dict may hold only the keys a method documents.
+void check_option_keys(const Options& options, std::initializer_list<const char*> allowed,
+                       const char* method);
+std::optional<bool> bool_option(const Options& options, const char* key);
+
+}  // namespace ubt::dbus

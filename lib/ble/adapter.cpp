@@ -1,0 +1,185 @@
+#include "adapter.hpp"
+
+#include <random>
+
+#include "core/error.hpp"
+
+namespace ubt::ble {
+
+namespace {
+
+const char* const kSecurityTopic = "security settings (pairing and bonding) are not built yet";
+
+bool is_security_key(const std::string& key) {
+    return key == "io" || key == "bond" || key == "mitm" || key == "le_secure";
+}
+
+[[noreturn]] void invalid(const std::string& message) {
+    throw BleError(ErrorCode::InvalidArgs, message);
+}
+
+int64_t integer(const std::string& key, const ConfigValue& value, int64_t lo, int64_t hi) {
+    const int64_t* v = std::get_if<int64_t>(&value);
+    if (!v) invalid("config '" + key + "' takes an integer");
+    if (*v < lo || *v > hi) {
+        invalid("config '" + key + "' must be between " + std::to_string(lo) + " and " +
+                std::to_string(hi) + ", not " + std::to_string(*v));
+    }
+    return *v;
+}
+
+// A static random address: the two most significant bits set, the rest
+// random and neither all zeroes nor all ones (Core spec, Vol 6, Part B, 1.3.2.1).
+Address random_static_address(std::random_device& rng) {
+    Address a;
+    for (;;) {
+        for (auto& b : a.msb_first) b = static_cast<uint8_t>(rng());
+        a.msb_first[0] |= 0xc0;
+        bool all_ones = a.msb_first[0] == 0xff;
+        bool all_zero_rest = (a.msb_first[0] & 0x3f) == 0;
+        for (size_t i = 1; i < 6; ++i) {
+            all_ones = all_ones && a.msb_first[i] == 0xff;
+            all_zero_rest = all_zero_rest && a.msb_first[i] == 0;
+        }
+        if (!all_ones && !all_zero_rest) return a;
+    }
+}
+
+}  // namespace
+
+struct Adapter::Pending {
+    std::optional<AddrMode> addr_mode;
+    std::optional<std::string> gap_name;
+    std::optional<int64_t> rxbuf;
+    std::optional<int64_t> mtu;
+};
+
+Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerInfo& info)
+    : index_(index),
+      mgmt_(mgmt),
+      public_address_(info.address),
+      supported_settings_(info.supported_settings),
+      settings_(info.current_settings),
+      gap_name_(info.name),
+      addr_mode_(info.address.is_zero() ? AddrMode::Random : AddrMode::Public) {
+    std::random_device rng;
+    static_address_ = random_static_address(rng);
+    for (auto& b : irk_) b = static_cast<uint8_t>(rng());
+}
+
+bool Adapter::active() const { return (settings_ & mgmt::setting::Powered) != 0; }
+
+void Adapter::settings_command(const mgmt::Frame& cmd) {
+    auto reply = mgmt_.checked(cmd);
+    if (auto s = mgmt::decode_settings(reply.params)) {
+        settings_ = *s;
+        return;
+    }
+    // A reply we cannot read: ask for the settings instead of guessing them.
+    auto info = mgmt::decode_controller_info(mgmt_.checked(mgmt::read_info(index_)).params);
+    if (!info) throw BleError(ErrorCode::Failed, "the kernel sent an unreadable controller information reply");
+    settings_ = info->current_settings;
+}
+
+void Adapter::set_active(bool on) {
+    if (!on) {
+        if (active()) settings_command(mgmt::set_powered(index_, false));
+        return;
+    }
+    if (!(supported_settings_ & mgmt::setting::LowEnergy)) {
+        throw BleError(ErrorCode::NotSupported, name() + " does not support Bluetooth Low Energy");
+    }
+    if (!(settings_ & mgmt::setting::LowEnergy)) settings_command(mgmt::set_low_energy(index_, true));
+    if (!active()) {
+        apply_address_mode();
+        settings_command(mgmt::set_powered(index_, true));
+    }
+}
+
+// Needs the controller powered off: the kernel accepts these two commands only then.
+void Adapter::apply_address_mode() {
+    bool want_privacy = addr_mode_ == AddrMode::Rpa || addr_mode_ == AddrMode::Nrpa;
+    std::array<uint8_t, mgmt::kIrkSize> no_irk{};
+    settings_command(mgmt::set_privacy(index_, want_privacy ? 1 : 0, want_privacy ? irk_ : no_irk));
+    Address static_address = addr_mode_ == AddrMode::Random ? static_address_ : Address{};
+    settings_command(mgmt::set_static_address(index_, static_address));
+}
+
+MacValue Adapter::identity() const {
+    if (has_public_address()) return {0, public_address_};
+    return {1, static_address_};
+}
+
+ConfigValue Adapter::config_get(const std::string& key) const {
+    if (key == "mac") {
+        if (!active()) throw BleError(ErrorCode::NotActive, "config('mac') needs the radio active: call active(True) first");
+        if (addr_mode_ == AddrMode::Random) return MacValue{1, static_address_};
+        return identity();
+    }
+    if (key == "addr_mode") return static_cast<int64_t>(addr_mode_);
+    if (key == "gap_name") return gap_name_;
+    if (key == "rxbuf") return rxbuf_;
+    if (key == "mtu") return mtu_;
+    if (is_security_key(key)) throw BleError(ErrorCode::NotImplemented, "config '" + key + "': " + kSecurityTopic);
+    invalid("unknown config key '" + key + "'");
+}
+
+Adapter::Pending Adapter::validate(const std::vector<std::pair<std::string, ConfigValue>>& values) const {
+    if (values.empty()) invalid("config() needs at least one name=value");
+    Pending p;
+    for (const auto& [key, value] : values) {
+        if (key == "addr_mode") {
+            auto mode = static_cast<AddrMode>(integer(key, value, 0, 3));
+            if (mode == AddrMode::Public && !has_public_address()) {
+                throw BleError(ErrorCode::NotSupported, name() + " has no public address; use addr_mode 1, 2 or 3");
+            }
+            p.addr_mode = mode;
+        } else if (key == "gap_name") {
+            const std::string* s = std::get_if<std::string>(&value);
+            if (!s) invalid("config 'gap_name' takes a string");
+            if (s->size() > kMaxNameLength) invalid("config 'gap_name' is longer than " + std::to_string(kMaxNameLength) + " bytes");
+            if (s->find('\0') != std::string::npos) invalid("config 'gap_name' must not contain a NUL byte");
+            p.gap_name = *s;
+        } else if (key == "rxbuf") {
+            p.rxbuf = integer(key, value, kMinRxbuf, kMaxRxbuf);
+        } else if (key == "mtu") {
+            p.mtu = integer(key, value, kMinMtu, kMaxMtu);
+        } else if (key == "mac") {
+            invalid("config 'mac' can only be read");
+        } else if (is_security_key(key)) {
+            throw BleError(ErrorCode::NotImplemented, "config '" + key + "': " + kSecurityTopic);
+        } else {
+            invalid("unknown config key '" + key + "'");
+        }
+    }
+    return p;
+}
+
+void Adapter::config_set(const std::vector<std::pair<std::string, ConfigValue>>& values) {
+    Pending p = validate(values);
+    if (p.gap_name) {
+        mgmt_.checked(mgmt::set_local_name(index_, *p.gap_name, ""));
+        gap_name_ = *p.gap_name;
+    }
+    if (p.addr_mode && *p.addr_mode != addr_mode_) {
+        addr_mode_ = *p.addr_mode;
+        if (active()) {
+            // The kernel takes address settings only while powered off.
+            settings_command(mgmt::set_powered(index_, false));
+            apply_address_mode();
+            settings_command(mgmt::set_powered(index_, true));
+        }
+    }
+    if (p.rxbuf) rxbuf_ = *p.rxbuf;
+    if (p.mtu) mtu_ = *p.mtu;
+}
+
+void Adapter::on_mgmt_event(const mgmt::Frame& frame) {
+    if (frame.code == mgmt::ev::NewSettings) {
+        if (auto s = mgmt::decode_settings(frame.params)) settings_ = *s;
+    } else if (frame.code == mgmt::ev::LocalNameChanged) {
+        if (auto n = mgmt::decode_local_name(frame.params)) gap_name_ = n->name;
+    }
+}
+
+}  // namespace ubt::ble

@@ -1,0 +1,32 @@
+#pragma once
+// A Bluetooth device address as ubluetooth shows it: 6 bytes, most
+// significant first (00:AA:01:01:00:42 is {0x00, 0xaa, 0x01, 0x01, 0x00, 0x42}),
+// the reverse of the kernel's bdaddr_t.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "bytes.hpp"
+
+namespace ubt {
+
+struct Address {
+    std::array<uint8_t, 6> msb_first{};
+
+    // From the little-endian order used on the wire, in mgmt and in bdaddr_t.
+    static Address from_le(ByteView le);
+    // From "00:AA:01:01:00:42" (case-insensitive); nullopt if malformed.
+    static std::optional<Address> parse(const std::string& text);
+    // From 6 bytes, most significant first; nullopt for any other length.
+    static std::optional<Address> from_msb_first(ByteView bytes);
+
+    std::array<uint8_t, 6> to_le() const;
+    std::string to_string() const;
+    bool is_zero() const;
+
+    bool operator==(const Address&) const = default;
+};
+
+}  // namespace ubt

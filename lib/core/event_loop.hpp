@@ -1,0 +1,43 @@
+#pragma once
+// A single-threaded epoll loop. Everything in the daemon runs on the thread
+// that calls run(); nothing here is safe to call from another thread.
+
+#include <sys/epoll.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+
+namespace ubt {
+
+class EventLoop {
+public:
+    using FdHandler = std::function<void(uint32_t events)>;
+    // Called before each wait; returns how long the wait may last at most
+    // (-1: no limit). The D-Bus connection uses it to poll its own state.
+    using PrepareHook = std::function<int()>;
+
+    EventLoop();
+    ~EventLoop();
+    EventLoop(const EventLoop&) = delete;
+    EventLoop& operator=(const EventLoop&) = delete;
+
+    void watch(int fd, uint32_t events, FdHandler handler);
+    void modify(int fd, uint32_t events);
+    void unwatch(int fd);
+    void set_prepare(PrepareHook hook) { prepare_ = std::move(hook); }
+
+    // Runs until quit(); exceptions from handlers propagate to the caller.
+    void run();
+    void quit() { running_ = false; }
+
+private:
+    int epoll_fd_;
+    bool running_ = false;
+    // shared_ptr so a handler that unwatches itself is not destroyed mid-call.
+    std::map<int, std::shared_ptr<FdHandler>> handlers_;
+    PrepareHook prepare_;
+};
+
+}  // namespace ubt

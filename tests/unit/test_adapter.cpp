@@ -1,0 +1,198 @@
+// The ble::Adapter facade against a scripted kernel: which mgmt commands it
+// sends for active() and config(), and that rejected calls change nothing.
+#include <catch2/catch.hpp>
+
+#include "ble/adapter.hpp"
+#include "core/error.hpp"
+#include "fake_mgmt_port.hpp"
+
+using namespace ubt;
+using namespace ubt::mgmt;
+using test::command_complete;
+using test::settings_bytes;
+
+namespace {
+
+// A controller that obeys every command and tracks its settings.
+struct FakeController {
+    uint32_t settings = setting::BrEdr;
+    std::vector<uint16_t> opcodes;
+    std::string name;
+
+    std::vector<Bytes> operator()(const Frame& cmd) {
+        opcodes.push_back(cmd.code);
+        auto flag = [&](uint32_t bit) {
+            if (cmd.params.at(0)) settings |= bit;
+            else settings &= ~bit;
+        };
+        switch (cmd.code) {
+            case op::SetPowered: flag(setting::Powered); break;
+            case op::SetLowEnergy: flag(setting::LowEnergy); break;
+            case op::SetPrivacy: flag(setting::Privacy); break;
+            case op::SetStaticAddress: break;
+            case op::SetLocalName:
+                name = ByteReader(cmd.params).fixed_string(kNameSize);
+                return {command_complete(cmd.index, cmd.code, status::Success, cmd.params)};
+        }
+        return {command_complete(cmd.index, cmd.code, status::Success, settings_bytes(settings))};
+    }
+};
+
+ControllerInfo info_with(Address address) {
+    ControllerInfo info{};
+    info.address = address;
+    info.supported_settings = setting::Powered | setting::BrEdr | setting::LowEnergy | setting::Privacy;
+    info.current_settings = setting::BrEdr;
+    info.name = "BlueZ";
+    return info;
+}
+
+const Address kPublic = *Address::parse("00:AA:01:00:00:23");
+
+struct Fixture {
+    test::FakeMgmtPort port;
+    FakeController controller;
+    MgmtClient mgmt{port, std::chrono::milliseconds(10)};
+    ble::Adapter adapter;
+
+    explicit Fixture(Address address = kPublic) : adapter(0, mgmt, info_with(address)) {
+        port.responder = [this](const Frame& f) { return controller(f); };
+    }
+};
+
+ErrorCode error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const BleError& e) {
+        return e.code();
+    }
+    FAIL("expected a BleError");
+    return ErrorCode::Failed;
+}
+
+}  // namespace
+
+TEST_CASE("active(True) turns LE on, sets the address mode, then powers on") {
+    Fixture fx;
+    CHECK_FALSE(fx.adapter.active());
+    fx.adapter.set_active(true);
+    CHECK(fx.adapter.active());
+    CHECK(fx.controller.opcodes ==
+          std::vector<uint16_t>{op::SetLowEnergy, op::SetPrivacy, op::SetStaticAddress, op::SetPowered});
+    fx.controller.opcodes.clear();
+    fx.adapter.set_active(true);  // already on: nothing to do
+    CHECK(fx.controller.opcodes.empty());
+    fx.adapter.set_active(false);
+    CHECK_FALSE(fx.adapter.active());
+    CHECK(fx.controller.opcodes == std::vector<uint16_t>{op::SetPowered});
+}
+
+TEST_CASE("active(True) on a controller without LE is NotSupported") {
+    Fixture fx;
+    ControllerInfo info = info_with(kPublic);
+    info.supported_settings = setting::Powered | setting::BrEdr;
+    ble::Adapter classic(1, fx.mgmt, info);
+    CHECK(error_of([&] { classic.set_active(true); }) == ErrorCode::NotSupported);
+    CHECK(fx.controller.opcodes.empty());
+}
+
+TEST_CASE("a refused power-on is reported with the kernel's reason") {
+    Fixture fx;
+    fx.port.responder = [](const Frame& cmd) {
+        ByteWriter w;
+        w.u16le(cmd.code).u8(status::Rfkilled);
+        return std::vector<Bytes>{encode_frame({ev::CommandStatus, cmd.index, w.take()})};
+    };
+    CHECK(error_of([&] { fx.adapter.set_active(true); }) == ErrorCode::Failed);
+    CHECK_FALSE(fx.adapter.active());
+}
+
+TEST_CASE("config('mac') needs the radio and follows addr_mode") {
+    Fixture fx;
+    CHECK(error_of([&] { fx.adapter.config_get("mac"); }) == ErrorCode::NotActive);
+    fx.adapter.set_active(true);
+    auto mac = std::get<ble::MacValue>(fx.adapter.config_get("mac"));
+    CHECK(mac.addr_type == 0);
+    CHECK(mac.address == kPublic);
+
+    fx.controller.opcodes.clear();
+    fx.adapter.config_set({{"addr_mode", int64_t{1}}});
+    // Address settings need a power cycle while active.
+    CHECK(fx.controller.opcodes ==
+          std::vector<uint16_t>{op::SetPowered, op::SetPrivacy, op::SetStaticAddress, op::SetPowered});
+    CHECK(fx.adapter.active());
+    mac = std::get<ble::MacValue>(fx.adapter.config_get("mac"));
+    CHECK(mac.addr_type == 1);
+    CHECK((mac.address.msb_first[0] & 0xc0) == 0xc0);  // static random: top bits 11
+    CHECK(std::get<int64_t>(fx.adapter.config_get("addr_mode")) == 1);
+
+    fx.adapter.config_set({{"addr_mode", int64_t{2}}});
+    CHECK((fx.controller.settings & setting::Privacy) != 0);
+    mac = std::get<ble::MacValue>(fx.adapter.config_get("mac"));
+    CHECK(mac.addr_type == 0);  // RPA mode reports the identity address
+    CHECK(mac.address == kPublic);
+}
+
+TEST_CASE("a controller without a public address defaults to a random static address") {
+    Fixture fx(Address{});
+    CHECK(std::get<int64_t>(fx.adapter.config_get("addr_mode")) == 1);
+    CHECK(error_of([&] { fx.adapter.config_set({{"addr_mode", int64_t{0}}}); }) == ErrorCode::NotSupported);
+}
+
+TEST_CASE("gap_name is validated and sent to the kernel as the local name") {
+    Fixture fx;
+    CHECK(std::get<std::string>(fx.adapter.config_get("gap_name")) == "BlueZ");
+    fx.adapter.config_set({{"gap_name", std::string("sensor")}});
+    CHECK(fx.controller.name == "sensor");
+    CHECK(std::get<std::string>(fx.adapter.config_get("gap_name")) == "sensor");
+    CHECK_NOTHROW(fx.adapter.config_set({{"gap_name", std::string(248, 'n')}}));
+    CHECK(error_of([&] { fx.adapter.config_set({{"gap_name", std::string(249, 'n')}}); }) == ErrorCode::InvalidArgs);
+    CHECK(error_of([&] { fx.adapter.config_set({{"gap_name", std::string("a\0b", 3)}}); }) == ErrorCode::InvalidArgs);
+    CHECK(error_of([&] { fx.adapter.config_set({{"gap_name", int64_t{5}}}); }) == ErrorCode::InvalidArgs);
+}
+
+TEST_CASE("rxbuf and mtu keep values inside their ranges") {
+    Fixture fx;
+    CHECK(std::get<int64_t>(fx.adapter.config_get("mtu")) == 256);
+    fx.adapter.config_set({{"mtu", int64_t{23}}, {"rxbuf", int64_t{128}}});
+    CHECK(std::get<int64_t>(fx.adapter.config_get("mtu")) == 23);
+    CHECK(std::get<int64_t>(fx.adapter.config_get("rxbuf")) == 128);
+    fx.adapter.config_set({{"mtu", int64_t{517}}});
+    CHECK(error_of([&] { fx.adapter.config_set({{"mtu", int64_t{22}}}); }) == ErrorCode::InvalidArgs);
+    CHECK(error_of([&] { fx.adapter.config_set({{"mtu", int64_t{518}}}); }) == ErrorCode::InvalidArgs);
+    CHECK(error_of([&] { fx.adapter.config_set({{"rxbuf", int64_t{127}}}); }) == ErrorCode::InvalidArgs);
+    CHECK(error_of([&] { fx.adapter.config_set({{"mtu", true}}); }) == ErrorCode::InvalidArgs);
+    CHECK(std::get<int64_t>(fx.adapter.config_get("mtu")) == 517);
+}
+
+TEST_CASE("a rejected config() call changes nothing, not even its valid keys") {
+    Fixture fx;
+    CHECK(error_of([&] {
+              fx.adapter.config_set({{"gap_name", std::string("new")}, {"mtu", int64_t{100}}, {"colour", int64_t{1}}});
+          }) == ErrorCode::InvalidArgs);
+    CHECK(std::get<std::string>(fx.adapter.config_get("gap_name")) == "BlueZ");
+    CHECK(std::get<int64_t>(fx.adapter.config_get("mtu")) == 256);
+    CHECK(fx.controller.opcodes.empty());
+}
+
+TEST_CASE("unknown, read-only and not-yet-built keys") {
+    Fixture fx;
+    CHECK(error_of([&] { fx.adapter.config_get("colour"); }) == ErrorCode::InvalidArgs);
+    CHECK(error_of([&] { fx.adapter.config_set({{"mac", int64_t{0}}}); }) == ErrorCode::InvalidArgs);
+    CHECK(error_of([&] { fx.adapter.config_set({}); }) == ErrorCode::InvalidArgs);
+    CHECK(error_of([&] { fx.adapter.config_get("bond"); }) == ErrorCode::NotImplemented);
+    CHECK(error_of([&] { fx.adapter.config_set({{"io", int64_t{3}}}); }) == ErrorCode::NotImplemented);
+    CHECK(error_of([&] { fx.adapter.config_set({{"addr_mode", int64_t{4}}}); }) == ErrorCode::InvalidArgs);
+}
+
+TEST_CASE("New Settings and Local Name Changed events update the adapter") {
+    Fixture fx;
+    fx.adapter.on_mgmt_event({ev::NewSettings, 0, settings_bytes(setting::Powered | setting::LowEnergy)});
+    CHECK(fx.adapter.active());
+    Bytes name(kNameSize + kShortNameSize, 0);
+    name[0] = 'x';
+    fx.adapter.on_mgmt_event({ev::LocalNameChanged, 0, name});
+    CHECK(std::get<std::string>(fx.adapter.config_get("gap_name")) == "x");
+    fx.adapter.on_mgmt_event({ev::NewSettings, 0, Bytes{0x00}});  // truncated: ignored
+    CHECK(fx.adapter.active());
+}
