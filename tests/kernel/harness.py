@@ -1,0 +1,138 @@
+"""Helpers for the kernel tests: they run inside the test VM (tests/vm/run.sh),
+start the daemon built by this tree on the VM's private system bus, and check
+its effects with tools written elsewhere (btmgmt, busctl)."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD_DIR = os.environ.get("UBT_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
+DAEMON = os.path.join(BUILD_DIR, "daemon", "ubluetoothd")
+RESULTS = os.environ.get("UBT_RESULTS", "/tmp")
+PYTHON = "/usr/bin/python3"
+CLIENT_PATH = os.path.join(SOURCE_DIR, "tools")
+BUS_NAME = "org.ubluetooth"
+IFACE = "org.ubluetooth.BLE1"
+
+
+def run(args, timeout=30, **kw):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def btmgmt(*args):
+    """btmgmt's output; it needs a terminal (it quits at EOF on stdin before answering)."""
+    command = "btmgmt " + " ".join(args)
+    out = run(["script", "-qec", command, "/dev/null"]).stdout
+    return out.replace("\r", "")
+
+
+def controller_info(name):
+    """btmgmt's view of one controller: addr, settings (a set), name."""
+    text = btmgmt("--index", name[3:], "info")
+    m = re.search(r"addr ([0-9A-F:]{17})", text)
+    settings = re.search(r"current settings: ?(.*)", text)
+    gap_name = re.search(r"^\s*name (.*)$", text, re.M)
+    if not (m and settings and gap_name):
+        raise AssertionError(f"unexpected btmgmt info output for {name}:\n{text}")
+    return {"addr": m.group(1), "settings": set(settings.group(1).split()), "name": gap_name.group(1).strip()}
+
+
+def busctl(*args, user=None, groups=None):
+    """busctl on the system bus, optionally as another user (setpriv)."""
+    command = ["busctl", "--system", *args]
+    if user:
+        prefix = ["setpriv", f"--reuid={user}", "--regid=nogroup"]
+        prefix += [f"--groups={groups}"] if groups else ["--clear-groups"]
+        command = prefix + command
+    return run(command)
+
+
+def call(path, method, signature="", *args, user=None, groups=None):
+    """Calls a BLE1 method with busctl; returns (ok, output or error text)."""
+    cmd = ["call", BUS_NAME, path, IFACE, method]
+    if signature:
+        cmd += [signature, *[str(a) for a in args]]
+    r = busctl(*cmd, user=user, groups=groups)
+    return r.returncode == 0, (r.stdout if r.returncode == 0 else r.stderr).strip()
+
+
+def name_has_owner():
+    r = busctl("call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+               "NameHasOwner", "s", BUS_NAME)
+    return r.stdout.strip() == "b true"
+
+
+def uptime():
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0])
+
+
+def python_client(code):
+    """Runs a script against the daemon with the tools/ubluetooth client."""
+    env = dict(os.environ, PYTHONPATH=CLIENT_PATH)
+    return run([PYTHON, "-c", code], env=env, timeout=60)
+
+
+class Daemon:
+    """The daemon under test, logging to $UBT_RESULTS/daemon-N.log."""
+
+    count = 0
+
+    def __init__(self, *args):
+        Daemon.count += 1
+        self.log_path = os.path.join(RESULTS, f"daemon-{Daemon.count}.log")
+        self.log = open(self.log_path, "w")
+        started = time.monotonic()
+        self.proc = subprocess.Popen([DAEMON, "--log-level", "debug", *args],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = started + 20
+        while not name_has_owner():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"ubluetoothd exited with {self.proc.returncode}:\n{self.log_text()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"ubluetoothd did not own {BUS_NAME} within 20 s:\n{self.log_text()}")
+            time.sleep(0.05)
+        self.ready_after = time.monotonic() - started
+
+    def log_text(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("ubluetoothd did not stop within 20 s of SIGTERM")
+        self.log.close()
+        return self.proc.returncode
+
+
+_connection = None
+
+
+def dbus_call(path, method, signature="", *args):
+    """Calls a BLE1 method with jeepney: (True, body) or (False, error name, message)."""
+    from jeepney import DBusAddress, HeaderFields, MessageType, new_method_call
+    from jeepney.io.blocking import open_dbus_connection
+    global _connection
+    if _connection is None:
+        _connection = open_dbus_connection("SYSTEM")
+    msg = new_method_call(DBusAddress(path, BUS_NAME, IFACE), method, signature or None, args)
+    reply = _connection.send_and_get_reply(msg, timeout=20)
+    if reply.header.message_type == MessageType.error:
+        message = reply.body[0] if reply.body else ""
+        return False, reply.header.fields[HeaderFields.error_name], message
+    return True, reply.body

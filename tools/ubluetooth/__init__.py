@@ -1,0 +1,22 @@
+"""MicroPython's ubluetooth API for CPython on Linux, served by ubluetoothd over D-Bus.
+
+Scripts change only their import line: ``import ubluetooth as bluetooth``.
+"""
+
+from ._ble import BLE
+from ._uuid import UUID
+
+FLAG_BROADCAST = 0x0001
+FLAG_READ = 0x0002
+FLAG_WRITE_NO_RESPONSE = 0x0004
+FLAG_WRITE = 0x0008
+FLAG_NOTIFY = 0x0010
+FLAG_INDICATE = 0x0020
+FLAG_AUTHENTICATED_SIGNED_WRITE = 0x0040
+FLAG_AUX_WRITE = 0x0100
+FLAG_READ_ENCRYPTED = 0x0200
+FLAG_READ_AUTHENTICATED = 0x0400
+FLAG_READ_AUTHORIZED = 0x0800
+FLAG_WRITE_ENCRYPTED = 0x1000
+FLAG_WRITE_AUTHENTICATED = 0x2000
+FLAG_WRITE_AUTHORIZED = 0x4000
