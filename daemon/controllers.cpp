@@ -29,7 +29,7 @@ void Controllers::add(uint16_t index) {
     Served s;
     s.adapter = std::make_unique<ble::Adapter>(index, mgmt_, *info);
     s.object = std::make_unique<dbus::BleObject>(connection_, *s.adapter);
-    spdlog::info("hci{}: serving {} (public address {}, {})", index, info->name, info->address.to_string(),
+    spdlog::info("hci{}: serving controller {} named \"{}\" ({})", index, info->address.to_string(), info->name,
                  s.adapter->active() ? "powered" : "not powered");
     served_.emplace(index, std::move(s));
 }

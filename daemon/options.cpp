@@ -4,7 +4,8 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <regex>
+#include <cctype>
+#include <cstring>
 
 namespace ubt::daemon {
 
@@ -28,6 +29,24 @@ void usage(FILE* out) {
     std::exit(2);
 }
 
+// "hci" followed by 1 to 5 digits.
+bool is_adapter_name(const char* s) {
+    if (std::strncmp(s, "hci", 3) != 0) return false;
+    size_t digits = std::strlen(s + 3);
+    if (digits < 1 || digits > 5) return false;
+    for (const char* p = s + 3; *p; ++p) {
+        if (!std::isdigit(static_cast<unsigned char>(*p))) return false;
+    }
+    return true;
+}
+
+bool is_log_level(const char* s) {
+    for (const char* level : {"trace", "debug", "info", "warn", "error"}) {
+        if (std::strcmp(s, level) == 0) return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 Options parse_options(int argc, char** argv) {
@@ -40,18 +59,16 @@ Options parse_options(int argc, char** argv) {
         {"help", no_argument, nullptr, 'h'},
         {nullptr, 0, nullptr, 0},
     };
-    const std::regex adapter_name("hci[0-9]{1,5}");
-    const std::regex level_name("trace|debug|info|warn|error");
     int c;
     while ((c = getopt_long(argc, argv, "", long_options, nullptr)) != -1) {
         switch (c) {
             case 'b': o.bus_address = optarg; break;
             case 'a':
-                if (!std::regex_match(optarg, adapter_name)) bad(std::string("not an adapter name: ") + optarg);
+                if (!is_adapter_name(optarg)) bad(std::string("not an adapter name: ") + optarg);
                 o.adapters.insert(optarg);
                 break;
             case 'l':
-                if (!std::regex_match(optarg, level_name)) bad(std::string("not a log level: ") + optarg);
+                if (!is_log_level(optarg)) bad(std::string("not a log level: ") + optarg);
                 o.log_level = optarg;
                 break;
             case 'h': usage(stdout); std::exit(0);
