@@ -12,6 +12,8 @@ packages=(
     # build
     g++ meson ninja-build pkg-config libbluetooth-dev libsdbus-c++-dev libsdbus-c++-bin
     libspdlog-dev catch2 libsystemd-dev
+    # fuzzing: libFuzzer comes with clang's runtime
+    clang libclang-rt-14-dev
     # Python client and tests
     python3 python3-jeepney
     # VM test bed: Debian's kernel under qemu, btvirt controllers, a private bus
