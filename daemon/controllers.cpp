@@ -2,10 +2,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include <system_error>
+
 namespace ubt::daemon {
 
-Controllers::Controllers(sdbus::IConnection& connection, mgmt::MgmtClient& mgmt, std::set<std::string> allowed)
-    : connection_(connection), mgmt_(mgmt), allowed_(std::move(allowed)) {}
+Controllers::Controllers(sdbus::IConnection& connection, EventLoop& loop, mgmt::MgmtClient& mgmt,
+                         std::set<std::string> allowed)
+    : connection_(connection), loop_(loop), mgmt_(mgmt), allowed_(std::move(allowed)) {}
+
+Controllers::~Controllers() {
+    for (auto& [index, served] : served_) loop_.unwatch(served.hci_socket->fd());
+}
 
 bool Controllers::allowed(uint16_t index) const {
     return allowed_.empty() || allowed_.count("hci" + std::to_string(index)) > 0;
@@ -27,15 +34,37 @@ void Controllers::add(uint16_t index) {
         return;
     }
     Served s;
-    s.adapter = std::make_unique<ble::Adapter>(index, mgmt_, *info);
+    try {
+        s.hci_socket = std::make_unique<linux_bt::HciSocket>(index);
+    } catch (const std::system_error& e) {
+        spdlog::error("hci{}: skipped: {}", index, e.what());
+        return;
+    }
+    s.hci = std::make_unique<hci::HciClient>(*s.hci_socket);
+    s.adapter = std::make_unique<ble::Adapter>(index, mgmt_, *info, *s.hci, loop_);
     s.object = std::make_unique<dbus::BleObject>(connection_, *s.adapter);
+    loop_.watch(s.hci_socket->fd(), EPOLLIN, [this, index](uint32_t) {
+        auto it = served_.find(index);
+        if (it == served_.end()) return;
+        try {
+            it->second.hci->drain_port();
+        } catch (const std::system_error& e) {
+            // The controller is going away; Index Removed follows.
+            spdlog::warn("hci{}: {}", index, e.what());
+            loop_.unwatch(it->second.hci_socket->fd());
+        }
+    });
     spdlog::info("hci{}: serving controller {} named \"{}\" ({})", index, info->address.to_string(), info->name,
                  s.adapter->active() ? "powered" : "not powered");
     served_.emplace(index, std::move(s));
 }
 
 void Controllers::remove(uint16_t index) {
-    if (served_.erase(index)) spdlog::info("hci{}: removed", index);
+    auto it = served_.find(index);
+    if (it == served_.end()) return;
+    loop_.unwatch(it->second.hci_socket->fd());
+    served_.erase(it);
+    spdlog::info("hci{}: removed", index);
 }
 
 void Controllers::dispatch_events() {
@@ -49,6 +78,10 @@ void Controllers::dispatch_events() {
             default:
                 if (auto it = served_.find(frame->index); it != served_.end()) it->second.adapter->on_mgmt_event(*frame);
         }
+    }
+    for (auto& [index, served] : served_) {
+        served.adapter->dispatch_hci_events();
+        served.object->flush_events();
     }
 }
 

@@ -1,7 +1,7 @@
 #pragma once
-// The set of controllers the daemon serves: one ble::Adapter and its D-Bus
-// object per kernel controller index, added and removed as the kernel reports
-// them. Owns both; event-loop thread only.
+// The set of controllers the daemon serves: per kernel controller index, a
+// raw HCI socket, a ble::Adapter and its D-Bus object, added and removed as
+// the kernel reports them. Owns them all; event-loop thread only.
 
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -11,7 +11,10 @@
 #include <string>
 
 #include "ble/adapter.hpp"
+#include "core/event_loop.hpp"
 #include "dbus/ble_object.hpp"
+#include "hci/hci_client.hpp"
+#include "linux/hci_socket.hpp"
 #include "mgmt/mgmt_client.hpp"
 
 namespace ubt::daemon {
@@ -19,18 +22,24 @@ namespace ubt::daemon {
 class Controllers {
 public:
     // allowed: adapter names to serve ("hci0"); empty serves every controller.
-    Controllers(sdbus::IConnection& connection, mgmt::MgmtClient& mgmt, std::set<std::string> allowed);
+    Controllers(sdbus::IConnection& connection, EventLoop& loop, mgmt::MgmtClient& mgmt,
+                std::set<std::string> allowed);
+    ~Controllers();
 
     // Adds the controllers the kernel has now.
     void start();
-    // Handles the mgmt events queued so far.
+    // Handles the mgmt and HCI events queued so far and sends the IRQ
+    // events they raised.
     void dispatch_events();
     size_t count() const { return served_.size(); }
 
 private:
+    // Members are destroyed in reverse order: the D-Bus object first.
     struct Served {
+        std::unique_ptr<linux_bt::HciSocket> hci_socket;
+        std::unique_ptr<hci::HciClient> hci;
         std::unique_ptr<ble::Adapter> adapter;
-        std::unique_ptr<dbus::BleObject> object;  // declared last: destroyed first
+        std::unique_ptr<dbus::BleObject> object;
     };
 
     void add(uint16_t index);
@@ -38,6 +47,7 @@ private:
     bool allowed(uint16_t index) const;
 
     sdbus::IConnection& connection_;
+    EventLoop& loop_;
     mgmt::MgmtClient& mgmt_;
     std::set<std::string> allowed_;
     std::map<uint16_t, Served> served_;

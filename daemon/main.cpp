@@ -52,15 +52,15 @@ int serve(const ubt::daemon::Options& options) {
     ubt::mgmt::MgmtClient mgmt(mgmt_socket);
     std::unique_ptr<sdbus::IConnection> bus = open_bus(options);
 
+    ubt::EventLoop loop;
     ubt::dbus::RootObject root(*bus);
-    ubt::daemon::Controllers controllers(*bus, mgmt, options.adapters);
+    ubt::daemon::Controllers controllers(*bus, loop, mgmt, options.adapters);
     controllers.start();
     bus->requestName(kBusName);
     spdlog::info("serving {} on {} with {} adapter(s)", kBusName,
                  options.bus_address ? *options.bus_address : std::string("the system bus"), controllers.count());
     sd_notify(0, "READY=1");
 
-    ubt::EventLoop loop;
     loop.watch(signals.get(), EPOLLIN, [&](uint32_t) {
         signalfd_siginfo info{};
         if (read(signals.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {

@@ -94,8 +94,38 @@ void BleObject::UnregisterHandler(const sdbus::ObjectPath& handler) {
     });
 }
 
+uint64_t BleObject::DroppedEvents() { return adapter_.dropped_events(); }
+
+void BleObject::GapScan(const Options& options) {
+    guard("GapScan", [&] {
+        check_option_keys(options, {"duration_ms", "interval_us", "window_us", "active"}, "GapScan");
+        std::optional<gap::ScanRequest> request;
+        if (auto duration = uint_option(options, "duration_ms")) {
+            request.emplace();
+            request->duration_ms = *duration;
+            request->interval_us = uint_option(options, "interval_us").value_or(request->interval_us);
+            request->window_us = uint_option(options, "window_us").value_or(request->window_us);
+            request->active = bool_option(options, "active").value_or(false);
+        }
+        adapter_.gap_scan(request);
+    });
+}
+
+namespace {
+std::vector<uint8_t> address_bytes(const Address& a) { return {a.msb_first.begin(), a.msb_first.end()}; }
+}  // namespace
+
+void BleObject::flush_events() {
+    while (auto event = adapter_.next_event()) {
+        if (auto* r = std::get_if<ble::ScanResult>(&*event)) {
+            emitScanResult(r->addr_type, address_bytes(r->addr), r->adv_type, r->rssi, r->adv_data);
+        } else if (std::holds_alternative<ble::ScanDone>(*event)) {
+            emitScanDone();
+        }
+    }
+}
+
 void BleObject::GapAdvertise(const Options&) { guard("GapAdvertise", [] { not_implemented("gap_advertise", kGap); }); }
-void BleObject::GapScan(const Options&) { guard("GapScan", [] { not_implemented("gap_scan", kGap); }); }
 void BleObject::GapConnect(const uint8_t&, const std::vector<uint8_t>&, const Options&) {
     guard("GapConnect", [] { not_implemented("gap_connect", kGap); });
 }

@@ -23,6 +23,9 @@ public:
     BleObject(sdbus::IConnection& connection, ble::Adapter& adapter);
     ~BleObject();
 
+    // Sends the adapter's pending IRQ events as signals.
+    void flush_events();
+
 private:
     // Configuration and event handling.
     bool Active(const Options& options) override;
@@ -31,9 +34,11 @@ private:
     void RegisterHandler(const sdbus::ObjectPath& handler) override;
     void UnregisterHandler(const sdbus::ObjectPath& handler) override;
 
+    uint64_t DroppedEvents() override;
+    void GapScan(const Options& options) override;
+
     // Parts of the API still to be built answer NotImplemented.
     void GapAdvertise(const Options&) override;
-    void GapScan(const Options&) override;
     void GapConnect(const uint8_t&, const std::vector<uint8_t>&, const Options&) override;
     void GapConnectCancel() override;
     bool GapDisconnect(const uint16_t&) override;

@@ -54,3 +54,19 @@ std::optional<bool> bool_option(const Options& options, const char* key) {
 }
 
 }  // namespace ubt::dbus
+
+namespace ubt::dbus {
+
+std::optional<uint32_t> uint_option(const Options& options, const char* key, uint32_t max) {
+    auto it = options.find(key);
+    if (it == options.end()) return std::nullopt;
+    ble::ConfigValue value = from_variant(key, it->second);
+    const int64_t* v = std::get_if<int64_t>(&value);
+    if (!v) invalid(std::string("option '") + key + "' takes an integer");
+    if (*v < 0 || *v > static_cast<int64_t>(max)) {
+        invalid(std::string("option '") + key + "' must be between 0 and " + std::to_string(max));
+    }
+    return static_cast<uint32_t>(*v);
+}
+
+}  // namespace ubt::dbus

@@ -4,6 +4,7 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -22,5 +23,7 @@ sdbus::Variant to_variant(const ble::ConfigValue& value);
 void check_option_keys(const Options& options, std::initializer_list<const char*> allowed,
                        const char* method);
 std::optional<bool> bool_option(const Options& options, const char* key);
+// An integer option of any D-Bus integer type, checked against 0..max.
+std::optional<uint32_t> uint_option(const Options& options, const char* key, uint32_t max = UINT32_MAX);
 
 }  // namespace ubt::dbus

@@ -54,14 +54,22 @@ struct Adapter::Pending {
     std::optional<int64_t> mtu;
 };
 
-Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerInfo& info)
+Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerInfo& info, hci::HciClient& hci,
+                 Timers& timers)
     : index_(index),
       mgmt_(mgmt),
       public_address_(info.address),
       supported_settings_(info.supported_settings),
       settings_(info.current_settings),
       gap_name_(info.name),
-      addr_mode_(info.address.is_zero() ? AddrMode::Random : AddrMode::Public) {
+      addr_mode_(info.address.is_zero() ? AddrMode::Random : AddrMode::Public),
+      hci_(hci),
+      scanner_(
+          hci, timers,
+          [this](const hci::AdvReport& r) {
+              events_.push(ScanResult{r.addr_type, r.address, r.adv_type, r.rssi, r.data});
+          },
+          [this] { events_.push(ScanDone{}); }) {
     std::random_device rng;
     static_address_ = random_static_address(rng);
     for (auto& b : irk_) b = static_cast<uint8_t>(rng());
@@ -70,20 +78,36 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
 bool Adapter::active() const { return (settings_ & mgmt::setting::Powered) != 0; }
 
 void Adapter::settings_command(const mgmt::Frame& cmd) {
+    uint32_t old_settings = settings_;
     auto reply = mgmt_.checked(cmd);
     if (auto s = mgmt::decode_settings(reply.params)) {
         settings_ = *s;
-        return;
+    } else {
+        // A reply we cannot read: ask for the settings instead of guessing them.
+        auto info = mgmt::decode_controller_info(mgmt_.checked(mgmt::read_info(index_)).params);
+        if (!info) throw BleError(ErrorCode::Failed, "the kernel sent an unreadable controller information reply");
+        settings_ = info->current_settings;
     }
-    // A reply we cannot read: ask for the settings instead of guessing them.
-    auto info = mgmt::decode_controller_info(mgmt_.checked(mgmt::read_info(index_)).params);
-    if (!info) throw BleError(ErrorCode::Failed, "the kernel sent an unreadable controller information reply");
-    settings_ = info->current_settings;
+    power_changed(old_settings);
+}
+
+// Whatever powered the controller off also ended what ran on it.
+void Adapter::power_changed(uint32_t old_settings) {
+    if ((old_settings & mgmt::setting::Powered) && !active()) scanner_.on_power_off();
+}
+
+void Adapter::require_active(const char* method) const {
+    if (!active()) {
+        throw BleError(ErrorCode::NotActive, std::string(method) + " needs the radio active: call active(True) first");
+    }
 }
 
 void Adapter::set_active(bool on) {
     if (!on) {
-        if (active()) settings_command(mgmt::set_powered(index_, false));
+        if (active()) {
+            scanner_.stop();
+            settings_command(mgmt::set_powered(index_, false));
+        }
         return;
     }
     if (!(supported_settings_ & mgmt::setting::LowEnergy)) {
@@ -112,7 +136,7 @@ MacValue Adapter::identity() const {
 
 ConfigValue Adapter::config_get(const std::string& key) const {
     if (key == "mac") {
-        if (!active()) throw BleError(ErrorCode::NotActive, "config('mac') needs the radio active: call active(True) first");
+        require_active("config('mac')");
         if (addr_mode_ == AddrMode::Random) return MacValue{1, static_address_};
         return identity();
     }
@@ -165,18 +189,42 @@ void Adapter::config_set(const std::vector<std::pair<std::string, ConfigValue>>&
         addr_mode_ = *p.addr_mode;
         if (active()) {
             // The kernel takes address settings only while powered off.
+            scanner_.stop();
             settings_command(mgmt::set_powered(index_, false));
             apply_address_mode();
             settings_command(mgmt::set_powered(index_, true));
         }
     }
-    if (p.rxbuf) rxbuf_ = *p.rxbuf;
+    if (p.rxbuf) {
+        rxbuf_ = *p.rxbuf;
+        events_.set_capacity(static_cast<size_t>(rxbuf_));
+    }
     if (p.mtu) mtu_ = *p.mtu;
+}
+
+void Adapter::gap_scan(const std::optional<gap::ScanRequest>& request) {
+    if (!request) {
+        scanner_.stop();
+        return;
+    }
+    require_active("gap_scan");
+    scanner_.start(*request);
+}
+
+void Adapter::dispatch_hci_events() {
+    while (auto event = hci_.next_event()) {
+        if (event->code != hci::ev::LeMeta) continue;
+        if (auto meta = hci::decode_le_meta(event->params)) scanner_.on_le_meta(*meta);
+    }
 }
 
 void Adapter::on_mgmt_event(const mgmt::Frame& frame) {
     if (frame.code == mgmt::ev::NewSettings) {
-        if (auto s = mgmt::decode_settings(frame.params)) settings_ = *s;
+        if (auto s = mgmt::decode_settings(frame.params)) {
+            uint32_t old_settings = settings_;
+            settings_ = *s;
+            power_changed(old_settings);
+        }
     } else if (frame.code == mgmt::ev::LocalNameChanged) {
         if (auto n = mgmt::decode_local_name(frame.params)) gap_name_ = n->name;
     }

@@ -1,7 +1,8 @@
 #pragma once
 // The ubluetooth BLE object of one controller: active() and config() over the
-// kernel's mgmt interface. Used from the event-loop thread only; borrows the
-// MgmtClient, which must outlive it.
+// kernel's mgmt interface, GAP over raw HCI, and the stream of IRQ events.
+// Used from the event-loop thread only; borrows the mgmt and HCI clients and
+// the timers, which must outlive it.
 
 #include <array>
 #include <cstdint>
@@ -11,6 +12,10 @@
 #include <vector>
 
 #include "config_value.hpp"
+#include "core/timers.hpp"
+#include "event_queue.hpp"
+#include "gap/scanner.hpp"
+#include "hci/hci_client.hpp"
 #include "mgmt/mgmt_client.hpp"
 #include "mgmt/mgmt_codec.hpp"
 
@@ -20,7 +25,8 @@ enum class AddrMode : uint8_t { Public = 0, Random = 1, Rpa = 2, Nrpa = 3 };
 
 class Adapter {
 public:
-    Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerInfo& info);
+    Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerInfo& info, hci::HciClient& hci,
+            Timers& timers);
 
     uint16_t index() const { return index_; }
     std::string name() const { return "hci" + std::to_string(index_); }
@@ -33,8 +39,17 @@ public:
     // Checks every value first and changes nothing if any is rejected.
     void config_set(const std::vector<std::pair<std::string, ConfigValue>>& values);
 
+    // gap_scan(): nullopt stops a running scan.
+    void gap_scan(const std::optional<gap::ScanRequest>& request);
+
     // New Settings and Local Name Changed events for this controller.
     void on_mgmt_event(const mgmt::Frame& frame);
+    // Handles the HCI events queued so far.
+    void dispatch_hci_events();
+
+    // The IRQ events raised so far, oldest first.
+    std::optional<IrqEvent> next_event() { return events_.pop(); }
+    uint64_t dropped_events() const { return events_.dropped(); }
 
     static constexpr int64_t kMinMtu = 23;
     static constexpr int64_t kMaxMtu = 517;
@@ -50,6 +65,8 @@ private:
     void settings_command(const mgmt::Frame& cmd);
     bool has_public_address() const { return !public_address_.is_zero(); }
     MacValue identity() const;
+    void require_active(const char* method) const;
+    void power_changed(uint32_t old_settings);
 
     uint16_t index_;
     mgmt::MgmtClient& mgmt_;
@@ -62,6 +79,9 @@ private:
     std::array<uint8_t, mgmt::kIrkSize> irk_{};  // generated once, used in Rpa/Nrpa modes
     int64_t rxbuf_ = 65536;
     int64_t mtu_ = 256;
+    hci::HciClient& hci_;
+    EventQueue events_{static_cast<size_t>(rxbuf_)};
+    gap::Scanner scanner_;
 };
 
 }  // namespace ubt::ble

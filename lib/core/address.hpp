@@ -13,7 +13,8 @@
 namespace ubt {
 
 struct Address {
-    std::array<uint8_t, 6> msb_first{};
+    using Bytes6 = std::array<uint8_t, 6>;
+    Bytes6 msb_first{};
 
     // From the little-endian order used on the wire, in mgmt and in bdaddr_t.
     static Address from_le(ByteView le);

@@ -10,6 +10,7 @@ const char* error_name(ErrorCode code) {
         case ErrorCode::NotSupported: return "NotSupported";
         case ErrorCode::NotFound: return "NotFound";
         case ErrorCode::Busy: return "Busy";
+        case ErrorCode::InProgress: return "InProgress";
         case ErrorCode::Failed: return "Failed";
         case ErrorCode::Timeout: return "Timeout";
     }

@@ -14,6 +14,7 @@ enum class ErrorCode {
     NotSupported,    // the controller cannot do it
     NotFound,        // no such object, handler, connection
     Busy,            // the adapter is doing something that excludes this
+    InProgress,      // the same operation is already running
     Failed,          // the kernel or controller refused; the message says why
     Timeout,         // no answer in time
 };

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <system_error>
 
 namespace ubt {
@@ -41,7 +43,7 @@ void EventLoop::run() {
     running_ = true;
     epoll_event events[16];
     while (running_) {
-        int timeout = prepare_ ? prepare_() : -1;
+        int timeout = wait_timeout(prepare_ ? prepare_() : -1);
         if (!running_) break;
         int n = ::epoll_wait(epoll_fd_, events, 16, timeout);
         if (n < 0) {
@@ -54,6 +56,38 @@ void EventLoop::run() {
             std::shared_ptr<FdHandler> handler = it->second;
             (*handler)(events[i].events);
         }
+        run_due_timers();
+    }
+}
+
+Timers::Id EventLoop::start(std::chrono::milliseconds delay, std::function<void()> callback) {
+    Id id = next_id_++;
+    Clock::time_point deadline = Clock::now() + delay;
+    timers_.emplace(std::make_pair(deadline, id), std::move(callback));
+    deadlines_.emplace(id, deadline);
+    return id;
+}
+
+void EventLoop::cancel(Id id) {
+    auto it = deadlines_.find(id);
+    if (it == deadlines_.end()) return;
+    timers_.erase(std::make_pair(it->second, id));
+    deadlines_.erase(it);
+}
+
+int EventLoop::wait_timeout(int prepare_timeout) const {
+    if (timers_.empty()) return prepare_timeout;
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(timers_.begin()->first.first - Clock::now()).count();
+    int timer_timeout = static_cast<int>(std::max<long long>(0, std::min<long long>(left, INT32_MAX)));
+    return prepare_timeout < 0 ? timer_timeout : std::min(prepare_timeout, timer_timeout);
+}
+
+void EventLoop::run_due_timers() {
+    Clock::time_point now = Clock::now();
+    while (!timers_.empty() && timers_.begin()->first.first <= now && running_) {
+        auto node = timers_.extract(timers_.begin());
+        deadlines_.erase(node.key().second);
+        node.mapped()();
     }
 }
 

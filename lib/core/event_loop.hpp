@@ -9,9 +9,11 @@
 #include <map>
 #include <memory>
 
+#include "timers.hpp"
+
 namespace ubt {
 
-class EventLoop {
+class EventLoop : public Timers {
 public:
     using FdHandler = std::function<void(uint32_t events)>;
     // Called before each wait; returns how long the wait may last at most
@@ -28,16 +30,27 @@ public:
     void unwatch(int fd);
     void set_prepare(PrepareHook hook) { prepare_ = std::move(hook); }
 
+    Id start(std::chrono::milliseconds delay, std::function<void()> callback) override;
+    void cancel(Id id) override;
+
     // Runs until quit(); exceptions from handlers propagate to the caller.
     void run();
     void quit() { running_ = false; }
 
 private:
+    using Clock = std::chrono::steady_clock;
+    int wait_timeout(int prepare_timeout) const;
+    void run_due_timers();
+
     int epoll_fd_;
     bool running_ = false;
     // shared_ptr so a handler that unwatches itself is not destroyed mid-call.
     std::map<int, std::shared_ptr<FdHandler>> handlers_;
     PrepareHook prepare_;
+    // Pending timers in deadline order; ids grow, so equal deadlines keep start order.
+    std::map<std::pair<Clock::time_point, Id>, std::function<void()>> timers_;
+    std::map<Id, Clock::time_point> deadlines_;
+    Id next_id_ = 1;
 };
 
 }  // namespace ubt

@@ -162,7 +162,7 @@ class BadInput(unittest.TestCase):
         ("Active", "a{sv}", ({"power": ("b", True)},), ERR + "InvalidArgs"),
         ("Active", "s", ("yes",), "org.freedesktop.DBus.Error.InvalidArgs"),
         ("NoSuchMethod", "", (), "org.freedesktop.DBus.Error.UnknownMethod"),
-        ("GapScan", "a{sv}", ({},), ERR + "NotImplemented"),
+        ("GapAdvertise", "a{sv}", ({},), ERR + "NotImplemented"),
         ("GattsRead", "q", (1,), ERR + "NotImplemented"),
         ("L2capListen", "qq", (128, 512), ERR + "NotImplemented"),
         ("GapPair", "q", (1,), ERR + "NotImplemented"),

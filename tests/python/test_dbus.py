@@ -58,13 +58,13 @@ class CallTest(unittest.TestCase):
         self.assertEqual(connection.sent[0][0], 1)
 
     def test_error_reply_raises_the_mapped_exception(self):
-        reply = reply_to_serial(1, new_error, "org.ubluetooth.Error.NotConnected", "s",
+        reply = reply_to_serial(1, new_error, "org.ubluetooth.Error.NotFound", "s",
                                 ("no connection 64",))
         with self.assertRaises(OSError) as raised:
             call_keeping_others(FakeConnection([reply]), daemon_call("/", "i", "GapPair"), [])
-        self.assertEqual(raised.exception.errno, errno.ENOTCONN)
+        self.assertEqual(raised.exception.errno, errno.ENOENT)
         self.assertEqual(raised.exception.strerror,
-                         "org.ubluetooth.Error.NotConnected: no connection 64")
+                         "org.ubluetooth.Error.NotFound: no connection 64")
 
     def test_no_reply_is_a_timeout(self):
         with self.assertRaises(OSError) as raised:

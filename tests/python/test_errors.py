@@ -16,10 +16,11 @@ class ErrorMappingTest(unittest.TestCase):
         expected = {
             "org.ubluetooth.Error.NotActive": errno.ENODEV,
             "org.ubluetooth.Error.NotImplemented": errno.EOPNOTSUPP,
-            "org.ubluetooth.Error.NotConnected": errno.ENOTCONN,
+            "org.ubluetooth.Error.NotSupported": errno.EOPNOTSUPP,
+            "org.ubluetooth.Error.NotFound": errno.ENOENT,
+            "org.ubluetooth.Error.Failed": errno.EIO,
             "org.ubluetooth.Error.Busy": errno.EBUSY,
             "org.ubluetooth.Error.InProgress": errno.EALREADY,
-            "org.ubluetooth.Error.NotPermitted": errno.EPERM,
             "org.freedesktop.DBus.Error.AccessDenied": errno.EPERM,
             "org.ubluetooth.Error.Timeout": errno.ETIMEDOUT,
         }

@@ -4,6 +4,7 @@
 
 #include "ble/adapter.hpp"
 #include "core/error.hpp"
+#include "fake_hci.hpp"
 #include "fake_mgmt_port.hpp"
 
 using namespace ubt;
@@ -53,10 +54,14 @@ struct Fixture {
     test::FakeMgmtPort port;
     FakeController controller;
     MgmtClient mgmt{port, std::chrono::milliseconds(10)};
+    test::FakeHciPort hci_port;
+    hci::HciClient hci{hci_port, std::chrono::milliseconds(10)};
+    test::FakeTimers timers;
     ble::Adapter adapter;
 
-    explicit Fixture(Address address = kPublic) : adapter(0, mgmt, info_with(address)) {
+    explicit Fixture(Address address = kPublic) : adapter(0, mgmt, info_with(address), hci, timers) {
         port.responder = [this](const Frame& f) { return controller(f); };
+        hci_port.responder = test::accepting_controller(false);
     }
 };
 
@@ -91,7 +96,7 @@ TEST_CASE("active(True) on a controller without LE is NotSupported") {
     Fixture fx;
     ControllerInfo info = info_with(kPublic);
     info.supported_settings = setting::Powered | setting::BrEdr;
-    ble::Adapter classic(1, fx.mgmt, info);
+    ble::Adapter classic(1, fx.mgmt, info, fx.hci, fx.timers);
     CHECK(error_of([&] { classic.set_active(true); }) == ErrorCode::NotSupported);
     CHECK(fx.controller.opcodes.empty());
 }

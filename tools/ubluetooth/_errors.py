@@ -7,10 +7,11 @@ ERRNO_OF_DBUS_ERROR = {
     "org.ubluetooth.Error.InvalidArgs": None,
     "org.ubluetooth.Error.NotActive": errno.ENODEV,
     "org.ubluetooth.Error.NotImplemented": errno.EOPNOTSUPP,
-    "org.ubluetooth.Error.NotConnected": errno.ENOTCONN,
+    "org.ubluetooth.Error.NotSupported": errno.EOPNOTSUPP,
+    "org.ubluetooth.Error.NotFound": errno.ENOENT,
     "org.ubluetooth.Error.Busy": errno.EBUSY,
-    "org.ubluetooth.Error.InProgress": errno.EALREADY,
-    "org.ubluetooth.Error.NotPermitted": errno.EPERM,
+    "org.ubluetooth.Error.InProgress": errno.EALREADY,  # as NimBLE's BLE_HS_EALREADY
+    "org.ubluetooth.Error.Failed": errno.EIO,
     "org.freedesktop.DBus.Error.AccessDenied": errno.EPERM,
     "org.ubluetooth.Error.Timeout": errno.ETIMEDOUT,
 }

@@ -1,0 +1,75 @@
+#pragma once
+// Encoding of HCI command packets and decoding of HCI event packets. Pure
+// functions over bytes; a decoder returns nullopt for anything truncated or
+// longer than its definition.
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/address.hpp"
+#include "core/bytes.hpp"
+#include "hci_protocol.hpp"
+
+namespace ubt::hci {
+
+// A command packet: type 0x01, opcode, parameter length, parameters.
+Bytes command_packet(uint16_t opcode, ByteView params = {});
+
+struct ScanParameters {
+    bool active = false;
+    uint16_t interval = 0x0800;  // units of 0.625 ms
+    uint16_t window = 0x0012;    // units of 0.625 ms
+    uint8_t own_address_type = 0;
+};
+Bytes le_read_local_features();
+Bytes le_set_scan_parameters(const ScanParameters& p);
+// Duplicate filtering is always off: ubluetooth reports every advertisement.
+Bytes le_set_scan_enable(bool enable);
+Bytes le_set_ext_scan_parameters(const ScanParameters& p);
+Bytes le_set_ext_scan_enable(bool enable);
+
+// An event packet: type 0x04, event code, parameter length, parameters.
+struct Event {
+    uint8_t code;
+    Bytes params;
+};
+std::optional<Event> decode_event(ByteView packet);
+
+struct CommandComplete {
+    uint16_t opcode;
+    Bytes reply;  // return parameters, starting with the status for most commands
+};
+struct CommandStatus {
+    uint8_t status;
+    uint16_t opcode;
+};
+std::optional<CommandComplete> decode_command_complete(ByteView params);
+std::optional<CommandStatus> decode_command_status(ByteView params);
+// LE Read Local Supported Features return parameters: status, 8-byte mask.
+std::optional<uint64_t> decode_le_features(ByteView reply);
+
+// One advertising report in ubluetooth's terms.
+struct AdvReport {
+    uint8_t addr_type;  // 0 public, 1 random
+    Address address;
+    uint8_t adv_type;   // 0..4 as ubluetooth defines them
+    int8_t rssi;
+    Bytes data;
+    // Extended reports only: more fragments of this advertisement follow.
+    bool incomplete = false;
+    uint8_t sid = 0xff;
+};
+// The parameters of an LE Meta event: its subevent and the rest.
+struct LeMeta {
+    uint8_t subevent;
+    Bytes params;
+};
+std::optional<LeMeta> decode_le_meta(ByteView params);
+std::optional<std::vector<AdvReport>> decode_adv_reports(ByteView subevent_params);
+std::optional<std::vector<AdvReport>> decode_ext_adv_reports(ByteView subevent_params);
+
+// The ubluetooth adv_type (0..4) of an extended report's Event_Type.
+uint8_t adv_type_of_ext(uint16_t event_type);
+
+}  // namespace ubt::hci

@@ -1,0 +1,57 @@
+#pragma once
+// Constants of the HCI commands and events the daemon sends and reads on a
+// raw HCI socket (Bluetooth Core Specification, Vol 4 Part E).
+
+#include <cstdint>
+
+namespace ubt::hci {
+
+constexpr uint8_t kCommandPacket = 0x01;
+constexpr uint8_t kEventPacket = 0x04;
+
+constexpr uint16_t opcode(uint16_t ogf, uint16_t ocf) { return static_cast<uint16_t>((ogf << 10) | ocf); }
+
+namespace op {
+constexpr uint16_t LeReadLocalFeatures = opcode(0x08, 0x0003);
+constexpr uint16_t LeSetScanParameters = opcode(0x08, 0x000b);
+constexpr uint16_t LeSetScanEnable = opcode(0x08, 0x000c);
+constexpr uint16_t LeSetExtScanParameters = opcode(0x08, 0x0041);
+constexpr uint16_t LeSetExtScanEnable = opcode(0x08, 0x0042);
+}  // namespace op
+
+namespace ev {
+constexpr uint8_t CommandComplete = 0x0e;
+constexpr uint8_t CommandStatus = 0x0f;
+constexpr uint8_t LeMeta = 0x3e;
+}  // namespace ev
+
+namespace le_ev {
+constexpr uint8_t AdvertisingReport = 0x02;
+constexpr uint8_t ExtAdvertisingReport = 0x0d;
+}  // namespace le_ev
+
+// Bit 12 of the LE features: the controller has the extended advertising
+// and scanning commands.
+constexpr uint64_t kLeFeatureExtendedAdvertising = 1ull << 12;
+
+// Legacy advertising report event types.
+namespace legacy_type {
+constexpr uint8_t AdvInd = 0x00;
+constexpr uint8_t AdvDirectInd = 0x01;
+constexpr uint8_t AdvScanInd = 0x02;
+constexpr uint8_t AdvNonconnInd = 0x03;
+constexpr uint8_t ScanRsp = 0x04;
+}  // namespace legacy_type
+
+// Bits of the extended advertising report's Event_Type.
+namespace ext_type {
+constexpr uint16_t Connectable = 1u << 0;
+constexpr uint16_t Scannable = 1u << 1;
+constexpr uint16_t Directed = 1u << 2;
+constexpr uint16_t ScanResponse = 1u << 3;
+constexpr uint16_t Legacy = 1u << 4;
+constexpr uint16_t DataStatusMask = 3u << 5;
+constexpr uint16_t DataIncomplete = 1u << 5;  // more fragments follow
+}  // namespace ext_type
+
+}  // namespace ubt::hci
