@@ -69,19 +69,28 @@ void Controllers::remove(uint16_t index) {
 
 void Controllers::dispatch_events() {
     while (auto frame = mgmt_.next_event()) {
-        switch (frame->code) {
-            case mgmt::ev::IndexAdded: add(frame->index); break;
-            case mgmt::ev::IndexRemoved: remove(frame->index); break;
-            case mgmt::ev::ControllerError:
-                spdlog::warn("hci{}: controller error {}", frame->index, hex(frame->params));
-                break;
-            default:
-                if (auto it = served_.find(frame->index); it != served_.end()) it->second.adapter->on_mgmt_event(*frame);
+        try {
+            dispatch(*frame);
+        } catch (const std::exception& e) {
+            // One event the kernel or bus could not complete must not stop the others.
+            spdlog::error("hci{}: mgmt event 0x{:04x} not handled: {}", frame->index, frame->code, e.what());
         }
     }
     for (auto& [index, served] : served_) {
         served.adapter->dispatch_hci_events();
         served.object->flush_events();
+    }
+}
+
+void Controllers::dispatch(const mgmt::Frame& frame) {
+    switch (frame.code) {
+        case mgmt::ev::IndexAdded: add(frame.index); break;
+        case mgmt::ev::IndexRemoved: remove(frame.index); break;
+        case mgmt::ev::ControllerError:
+            spdlog::warn("hci{}: controller error {}", frame.index, hex(frame.params));
+            break;
+        default:
+            if (auto it = served_.find(frame.index); it != served_.end()) it->second.adapter->on_mgmt_event(frame);
     }
 }
 

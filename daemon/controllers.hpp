@@ -42,6 +42,7 @@ private:
         std::unique_ptr<dbus::BleObject> object;
     };
 
+    void dispatch(const mgmt::Frame& frame);
     void add(uint16_t index);
     void remove(uint16_t index);
     bool allowed(uint16_t index) const;

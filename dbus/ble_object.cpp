@@ -31,7 +31,12 @@ BleObject::BleObject(sdbus::IConnection& connection, ble::Adapter& adapter)
 }
 
 BleObject::~BleObject() {
-    emitInterfacesRemovedSignal({org::ubluetooth::BLE1_adaptor::INTERFACE_NAME});
+    try {
+        emitInterfacesRemovedSignal({org::ubluetooth::BLE1_adaptor::INTERFACE_NAME});
+    } catch (const sdbus::Error& e) {
+        // The bus may already be gone (the daemon is stopping because of it).
+        spdlog::debug("{}: InterfacesRemoved not sent: {}", adapter_.name(), e.what());
+    }
     unregisterAdaptor();
 }
 

@@ -62,6 +62,7 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
       supported_settings_(info.supported_settings),
       settings_(info.current_settings),
       gap_name_(info.name),
+      short_name_(info.short_name),
       addr_mode_(info.address.is_zero() ? AddrMode::Random : AddrMode::Public),
       hci_(hci),
       scanner_(
@@ -115,18 +116,48 @@ void Adapter::set_active(bool on) {
     }
     if (!(settings_ & mgmt::setting::LowEnergy)) settings_command(mgmt::set_low_energy(index_, true));
     if (!active()) {
-        apply_address_mode();
+        apply_address_mode(addr_mode_);
         settings_command(mgmt::set_powered(index_, true));
     }
 }
 
-// Needs the controller powered off: the kernel accepts these two commands only then.
-void Adapter::apply_address_mode() {
-    bool want_privacy = addr_mode_ == AddrMode::Rpa || addr_mode_ == AddrMode::Nrpa;
+// Needs the controller powered off: the kernel accepts these commands only then.
+void Adapter::apply_address_mode(AddrMode mode) {
+    bool want_privacy = mode == AddrMode::Rpa || mode == AddrMode::Nrpa;
     std::array<uint8_t, mgmt::kIrkSize> no_irk{};
     settings_command(mgmt::set_privacy(index_, want_privacy ? 1 : 0, want_privacy ? irk_ : no_irk));
-    Address static_address = addr_mode_ == AddrMode::Random ? static_address_ : Address{};
-    settings_command(mgmt::set_static_address(index_, static_address));
+    // The kernel uses the static address only on a controller without a
+    // public address or with BR/EDR off; ubluetooth is LE only.
+    if (mode == AddrMode::Random && (settings_ & mgmt::setting::BrEdr)) {
+        settings_command(mgmt::set_bredr(index_, false));
+    }
+    bool use_static = mode == AddrMode::Random || !has_public_address();
+    settings_command(mgmt::set_static_address(index_, use_static ? static_address_ : Address{}));
+}
+
+void Adapter::change_address_mode(AddrMode mode) {
+    if (!active()) {
+        addr_mode_ = mode;  // applied by the next active(True)
+        return;
+    }
+    scanner_.stop();
+    settings_command(mgmt::set_powered(index_, false));
+    try {
+        apply_address_mode(mode);
+    } catch (const BleError&) {
+        // Put the old mode and the power back, as far as the kernel lets us.
+        try {
+            apply_address_mode(addr_mode_);
+        } catch (const BleError&) {
+        }
+        try {
+            settings_command(mgmt::set_powered(index_, true));
+        } catch (const BleError&) {
+        }
+        throw;
+    }
+    addr_mode_ = mode;
+    settings_command(mgmt::set_powered(index_, true));
 }
 
 MacValue Adapter::identity() const {
@@ -181,18 +212,20 @@ Adapter::Pending Adapter::validate(const std::vector<std::pair<std::string, Conf
 
 void Adapter::config_set(const std::vector<std::pair<std::string, ConfigValue>>& values) {
     Pending p = validate(values);
+    std::string old_name = gap_name_;
     if (p.gap_name) {
-        mgmt_.checked(mgmt::set_local_name(index_, *p.gap_name, ""));
+        mgmt_.checked(mgmt::set_local_name(index_, *p.gap_name, short_name_));
         gap_name_ = *p.gap_name;
     }
     if (p.addr_mode && *p.addr_mode != addr_mode_) {
-        addr_mode_ = *p.addr_mode;
-        if (active()) {
-            // The kernel takes address settings only while powered off.
-            scanner_.stop();
-            settings_command(mgmt::set_powered(index_, false));
-            apply_address_mode();
-            settings_command(mgmt::set_powered(index_, true));
+        try {
+            change_address_mode(*p.addr_mode);
+        } catch (const BleError&) {
+            if (p.gap_name) {  // the call failed: leave the name as it was too
+                mgmt_.command(mgmt::set_local_name(index_, old_name, short_name_));
+                gap_name_ = old_name;
+            }
+            throw;
         }
     }
     if (p.rxbuf) {
@@ -226,7 +259,10 @@ void Adapter::on_mgmt_event(const mgmt::Frame& frame) {
             power_changed(old_settings);
         }
     } else if (frame.code == mgmt::ev::LocalNameChanged) {
-        if (auto n = mgmt::decode_local_name(frame.params)) gap_name_ = n->name;
+        if (auto n = mgmt::decode_local_name(frame.params)) {
+            gap_name_ = n->name;
+            short_name_ = n->short_name;
+        }
     }
 }
 

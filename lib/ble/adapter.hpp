@@ -60,7 +60,9 @@ public:
 private:
     struct Pending;  // a validated config() call, applied in one go
     Pending validate(const std::vector<std::pair<std::string, ConfigValue>>& values) const;
-    void apply_address_mode();
+    void apply_address_mode(AddrMode mode);
+    // Power-cycles an active controller so the kernel takes the new mode.
+    void change_address_mode(AddrMode mode);
     // Runs a command whose reply is Current_Settings and keeps them.
     void settings_command(const mgmt::Frame& cmd);
     bool has_public_address() const { return !public_address_.is_zero(); }
@@ -74,6 +76,7 @@ private:
     uint32_t supported_settings_;
     uint32_t settings_;
     std::string gap_name_;
+    std::string short_name_;
     AddrMode addr_mode_;
     Address static_address_;  // generated once, used in Random mode
     std::array<uint8_t, mgmt::kIrkSize> irk_{};  // generated once, used in Rpa/Nrpa modes

@@ -11,13 +11,6 @@ Address Address::from_le(ByteView le) {
     return a;
 }
 
-std::optional<Address> Address::from_msb_first(ByteView bytes) {
-    if (bytes.size() != 6) return std::nullopt;
-    Address a;
-    std::copy(bytes.begin(), bytes.end(), a.msb_first.begin());
-    return a;
-}
-
 std::optional<Address> Address::parse(const std::string& text) {
     if (text.size() != 17) return std::nullopt;
     Address a;

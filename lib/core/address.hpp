@@ -20,8 +20,6 @@ struct Address {
     static Address from_le(ByteView le);
     // From "00:AA:01:01:00:42" (case-insensitive); nullopt if malformed.
     static std::optional<Address> parse(const std::string& text);
-    // From 6 bytes, most significant first; nullopt for any other length.
-    static std::optional<Address> from_msb_first(ByteView bytes);
 
     std::array<uint8_t, 6> to_le() const;
     std::string to_string() const;

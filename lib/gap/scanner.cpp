@@ -1,5 +1,6 @@
 #include "scanner.hpp"
 
+#include <stdexcept>
 #include <string>
 
 #include "core/error.hpp"
@@ -39,9 +40,12 @@ bool Scanner::extended() {
 }
 
 void Scanner::disable_scan() {
-    // The status does not matter: disabling a scan that is off is refused by
-    // some controllers, and the point is only that none is left running.
-    hci_.command(extended() ? hci::le_set_ext_scan_enable(false) : hci::le_set_scan_enable(false));
+    // Best effort: disabling a scan that is off is refused by some
+    // controllers, and a controller that does not answer has stopped anyway.
+    try {
+        hci_.command(extended() ? hci::le_set_ext_scan_enable(false) : hci::le_set_scan_enable(false));
+    } catch (const std::exception&) {
+    }
 }
 
 void Scanner::start(const ScanRequest& request) {

@@ -30,7 +30,6 @@ Frame command(uint16_t opcode, uint16_t index, Bytes params = {}) {
 }
 }  // namespace
 
-Frame read_version() { return command(op::ReadVersion, kIndexNone); }
 Frame read_index_list() { return command(op::ReadIndexList, kIndexNone); }
 Frame read_info(uint16_t index) { return command(op::ReadInfo, index); }
 
@@ -46,6 +45,10 @@ Frame set_local_name(uint16_t index, const std::string& name, const std::string&
     ByteWriter w;
     w.fixed_string(name, kNameSize).fixed_string(short_name, kShortNameSize);
     return command(op::SetLocalName, index, w.take());
+}
+
+Frame set_bredr(uint16_t index, bool on) {
+    return command(op::SetBrEdr, index, {static_cast<uint8_t>(on ? 1 : 0)});
 }
 
 Frame set_static_address(uint16_t index, const Address& address) {
@@ -82,13 +85,6 @@ std::optional<uint32_t> decode_settings(ByteView params) {
     uint32_t settings = r.u32le();
     if (!r.done()) return std::nullopt;
     return settings;
-}
-
-std::optional<Version> decode_version(ByteView reply) {
-    ByteReader r(reply);
-    Version v{r.u8(), r.u16le()};
-    if (!r.done()) return std::nullopt;
-    return v;
 }
 
 std::optional<std::vector<uint16_t>> decode_index_list(ByteView reply) {

@@ -27,13 +27,13 @@ Bytes encode_frame(const Frame& frame);
 std::optional<Frame> decode_frame(ByteView data);
 
 // Command frames.
-Frame read_version();
 Frame read_index_list();
 Frame read_info(uint16_t index);
 Frame set_powered(uint16_t index, bool on);
 Frame set_low_energy(uint16_t index, bool on);
 // name: at most 248 bytes, short_name at most 10; longer throws std::length_error.
 Frame set_local_name(uint16_t index, const std::string& name, const std::string& short_name);
+Frame set_bredr(uint16_t index, bool on);
 // An all-zero address turns the static address off.
 Frame set_static_address(uint16_t index, const Address& address);
 Frame set_privacy(uint16_t index, uint8_t mode, const std::array<uint8_t, kIrkSize>& irk);
@@ -55,11 +55,6 @@ std::optional<CommandStatus> decode_command_status(ByteView params);
 std::optional<uint32_t> decode_settings(ByteView params);
 
 // Command replies.
-struct Version {
-    uint8_t version;
-    uint16_t revision;
-};
-std::optional<Version> decode_version(ByteView reply);
 std::optional<std::vector<uint16_t>> decode_index_list(ByteView reply);
 
 struct ControllerInfo {

@@ -16,12 +16,12 @@ const char* status_name(uint8_t s) {
 
 const char* opcode_name(uint16_t opcode) {
     switch (opcode) {
-        case op::ReadVersion: return "Read Version";
         case op::ReadIndexList: return "Read Index List";
         case op::ReadInfo: return "Read Controller Information";
         case op::SetPowered: return "Set Powered";
         case op::SetLowEnergy: return "Set Low Energy";
         case op::SetLocalName: return "Set Local Name";
+        case op::SetBrEdr: return "Set BR/EDR";
         case op::SetStaticAddress: return "Set Static Address";
         case op::SetPrivacy: return "Set Privacy";
     }

@@ -9,18 +9,17 @@
 namespace ubt::mgmt {
 
 constexpr uint16_t kIndexNone = 0xffff;
-constexpr size_t kHeaderSize = 6;
 constexpr size_t kNameSize = 249;       // complete name field, NUL-terminated
 constexpr size_t kShortNameSize = 11;   // short name field, NUL-terminated
 constexpr size_t kIrkSize = 16;
 
 namespace op {
-constexpr uint16_t ReadVersion = 0x0001;
 constexpr uint16_t ReadIndexList = 0x0003;
 constexpr uint16_t ReadInfo = 0x0004;
 constexpr uint16_t SetPowered = 0x0005;
 constexpr uint16_t SetLowEnergy = 0x000d;
 constexpr uint16_t SetLocalName = 0x000f;
+constexpr uint16_t SetBrEdr = 0x002a;
 constexpr uint16_t SetStaticAddress = 0x002b;
 constexpr uint16_t SetPrivacy = 0x002f;
 }  // namespace op
@@ -40,20 +39,12 @@ namespace setting {
 constexpr uint32_t Powered = 1u << 0;
 constexpr uint32_t BrEdr = 1u << 7;
 constexpr uint32_t LowEnergy = 1u << 9;
-constexpr uint32_t Advertising = 1u << 10;
 constexpr uint32_t Privacy = 1u << 13;
-constexpr uint32_t StaticAddress = 1u << 15;
 }  // namespace setting
 
 namespace status {
 constexpr uint8_t Success = 0x00;
-constexpr uint8_t Busy = 0x0a;
-constexpr uint8_t NotSupported = 0x0c;
-constexpr uint8_t InvalidParameters = 0x0d;
-constexpr uint8_t NotPowered = 0x0f;
-constexpr uint8_t InvalidIndex = 0x11;
 constexpr uint8_t Rfkilled = 0x12;
-constexpr uint8_t PermissionDenied = 0x14;
 }  // namespace status
 
 // "Busy", "Not Supported", ... as the mgmt API document names them.

@@ -32,7 +32,6 @@ void decode_everything(ByteView params) {
     (void)mgmt::decode_command_complete(params);
     (void)mgmt::decode_command_status(params);
     (void)mgmt::decode_settings(params);
-    (void)mgmt::decode_version(params);
     (void)mgmt::decode_index_list(params);
     (void)mgmt::decode_controller_info(params);
     (void)mgmt::decode_local_name(params);

@@ -5,6 +5,7 @@ its effects with tools written elsewhere (btmgmt, busctl)."""
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -85,17 +86,31 @@ class Daemon:
         Daemon.count += 1
         self.log_path = os.path.join(RESULTS, f"daemon-{Daemon.count}.log")
         self.log = open(self.log_path, "w")
+        # The daemon says READY=1 to systemd; the test plays systemd's part.
+        notify_path = os.path.join("/tmp", f"ubt-notify-{os.getpid()}-{Daemon.count}")  # not on 9p: no sockets there
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(notify_path)
+        notify.settimeout(0.1)
         started = time.monotonic()
-        self.proc = subprocess.Popen([DAEMON, "--log-level", "debug", *args],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = started + 20
-        while not name_has_owner():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"ubluetoothd exited with {self.proc.returncode}:\n{self.log_text()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"ubluetoothd did not own {BUS_NAME} within 20 s:\n{self.log_text()}")
-            time.sleep(0.05)
+        self.proc = subprocess.Popen([DAEMON, "--log-level", "debug", *args], stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=dict(os.environ, NOTIFY_SOCKET=notify_path))
+        try:
+            while True:
+                try:
+                    if b"READY=1" in notify.recv(4096).split(b"\n"):
+                        break
+                except socket.timeout:
+                    pass
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"ubluetoothd exited with {self.proc.returncode}:\n{self.log_text()}")
+                if time.monotonic() > started + 20:
+                    raise AssertionError(f"ubluetoothd sent no READY=1 within 20 s:\n{self.log_text()}")
+        finally:
+            notify.close()
+            os.unlink(notify_path)
         self.ready_after = time.monotonic() - started
+        if not name_has_owner():
+            raise AssertionError(f"ubluetoothd said READY=1 before owning {BUS_NAME}")
 
     def log_text(self):
         if not self.log.closed:
@@ -136,3 +151,15 @@ def dbus_call(path, method, signature="", *args):
         message = reply.body[0] if reply.body else ""
         return False, reply.header.fields[HeaderFields.error_name], message
     return True, reply.body
+
+
+def kernel_identity(name):
+    """The identity address and type the kernel uses for a controller (debugfs)."""
+    if not os.path.ismount("/sys/kernel/debug"):
+        subprocess.run(["mount", "-t", "debugfs", "debugfs", "/sys/kernel/debug"], check=True)
+    with open(f"/sys/kernel/debug/bluetooth/{name}/identity") as f:
+        text = f.read()
+    m = re.match(r"([0-9A-Fa-f:]{17}) \(type (\d)\)", text)
+    if not m:
+        raise AssertionError(f"unexpected debugfs identity: {text!r}")
+    return m.group(1).upper(), int(m.group(2))

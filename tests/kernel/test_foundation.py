@@ -10,7 +10,7 @@ import unittest
 import xml.etree.ElementTree as ET
 
 from harness import (BUS_NAME, Daemon, RESULTS, SOURCE_DIR, busctl, call, controller_info, dbus_call,
-                     name_has_owner, python_client, uptime)
+                     kernel_identity, name_has_owner, python_client, uptime)
 
 HCI0 = "/org/ubluetooth/hci0"
 HCI1 = "/org/ubluetooth/hci1"
@@ -129,8 +129,12 @@ class ActiveAndConfig(unittest.TestCase):
         fields = out.split()
         self.assertEqual(fields[:4], ["v", "(yay)", "1", "6"])
         self.assertEqual(int(fields[4]) & 0xC0, 0xC0, out)  # static random: top two bits set
+        # The kernel really uses it: its identity is that static random address.
+        mac = ":".join("%02X" % int(b) for b in fields[4:10])
+        self.assertEqual(kernel_identity("hci1"), (mac, 1))
         self.assertEqual(call(HCI1, "ConfigSet", "a{sv}", 1, "addr_mode", "u", 0)[0], True)
         self.assertEqual(call(HCI1, "ConfigGet", "s", "mac")[1].split()[2], "0")
+        self.assertEqual(kernel_identity("hci1"), (controller_info("hci1")["addr"], 0))
 
     def test_rpa_mode_turns_kernel_privacy_on(self):
         set_active(HCI1, True)

@@ -30,6 +30,7 @@ struct FakeController {
             case op::SetPowered: flag(setting::Powered); break;
             case op::SetLowEnergy: flag(setting::LowEnergy); break;
             case op::SetPrivacy: flag(setting::Privacy); break;
+            case op::SetBrEdr: flag(setting::BrEdr); break;
             case op::SetStaticAddress: break;
             case op::SetLocalName:
                 name = ByteReader(cmd.params).fixed_string(kNameSize);
@@ -101,15 +102,33 @@ TEST_CASE("active(True) on a controller without LE is NotSupported") {
     CHECK(fx.controller.opcodes.empty());
 }
 
+// Refuses one opcode with RFKilled and obeys the rest.
+void refusing(Fixture& fx, uint16_t refused);
+
 TEST_CASE("a refused power-on is reported with the kernel's reason") {
     Fixture fx;
-    fx.port.responder = [](const Frame& cmd) {
-        ByteWriter w;
-        w.u16le(cmd.code).u8(status::Rfkilled);
-        return std::vector<Bytes>{encode_frame({ev::CommandStatus, cmd.index, w.take()})};
-    };
-    CHECK(error_of([&] { fx.adapter.set_active(true); }) == ErrorCode::Failed);
+    refusing(fx, op::SetPowered);
+    try {
+        fx.adapter.set_active(true);
+        FAIL("expected a refusal");
+    } catch (const BleError& e) {
+        CHECK(e.code() == ErrorCode::Failed);
+        CHECK(std::string(e.what()) == "Set Powered failed: RFKilled");
+    }
+    CHECK(fx.controller.opcodes.back() == op::SetPowered);
     CHECK_FALSE(fx.adapter.active());
+}
+
+TEST_CASE("a kernel refusal part-way through config() puts back what was changed") {
+    Fixture fx;
+    fx.adapter.set_active(true);
+    refusing(fx, op::SetStaticAddress);
+    CHECK(error_of([&] { fx.adapter.config_set({{"gap_name", std::string("new")}, {"addr_mode", int64_t{1}}}); }) ==
+          ErrorCode::Failed);
+    CHECK(std::get<int64_t>(fx.adapter.config_get("addr_mode")) == 0);
+    CHECK(std::get<std::string>(fx.adapter.config_get("gap_name")) == "BlueZ");
+    CHECK(fx.controller.name == "BlueZ");
+    CHECK(fx.adapter.active());  // powered again after the attempt
 }
 
 TEST_CASE("config('mac') needs the radio and follows addr_mode") {
@@ -122,9 +141,11 @@ TEST_CASE("config('mac') needs the radio and follows addr_mode") {
 
     fx.controller.opcodes.clear();
     fx.adapter.config_set({{"addr_mode", int64_t{1}}});
-    // Address settings need a power cycle while active.
+    // Address settings need a power cycle while active; the kernel uses a
+    // static address on a dual-mode controller only with BR/EDR off.
     CHECK(fx.controller.opcodes ==
-          std::vector<uint16_t>{op::SetPowered, op::SetPrivacy, op::SetStaticAddress, op::SetPowered});
+          std::vector<uint16_t>{op::SetPowered, op::SetPrivacy, op::SetBrEdr, op::SetStaticAddress, op::SetPowered});
+    CHECK((fx.controller.settings & setting::BrEdr) == 0);
     CHECK(fx.adapter.active());
     mac = std::get<ble::MacValue>(fx.adapter.config_get("mac"));
     CHECK(mac.addr_type == 1);
@@ -142,6 +163,17 @@ TEST_CASE("a controller without a public address defaults to a random static add
     Fixture fx(Address{});
     CHECK(std::get<int64_t>(fx.adapter.config_get("addr_mode")) == 1);
     CHECK(error_of([&] { fx.adapter.config_set({{"addr_mode", int64_t{0}}}); }) == ErrorCode::NotSupported);
+    // In RPA mode the static address stays: it is the identity the RPAs resolve to.
+    fx.adapter.config_set({{"addr_mode", int64_t{2}}});
+    std::vector<Address> static_addresses;
+    fx.port.responder = [&](const Frame& f) {
+        if (f.code == op::SetStaticAddress) static_addresses.push_back(Address::from_le(f.params));
+        return fx.controller(f);
+    };
+    fx.adapter.set_active(true);
+    REQUIRE(static_addresses.size() == 1);
+    CHECK_FALSE(static_addresses[0].is_zero());
+    CHECK(std::get<ble::MacValue>(fx.adapter.config_get("mac")).address == static_addresses[0]);
 }
 
 TEST_CASE("gap_name is validated and sent to the kernel as the local name") {
@@ -200,4 +232,14 @@ TEST_CASE("New Settings and Local Name Changed events update the adapter") {
     CHECK(std::get<std::string>(fx.adapter.config_get("gap_name")) == "x");
     fx.adapter.on_mgmt_event({ev::NewSettings, 0, Bytes{0x00}});  // truncated: ignored
     CHECK(fx.adapter.active());
+}
+
+void refusing(Fixture& fx, uint16_t refused) {
+    fx.port.responder = [&fx, refused](const Frame& cmd) {
+        if (cmd.code != refused) return fx.controller(cmd);
+        fx.controller.opcodes.push_back(cmd.code);
+        ByteWriter w;
+        w.u16le(cmd.code).u8(status::Rfkilled);
+        return std::vector<Bytes>{encode_frame({ev::CommandStatus, cmd.index, w.take()})};
+    };
 }

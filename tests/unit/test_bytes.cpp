@@ -49,5 +49,4 @@ TEST_CASE("Address is shown most significant byte first, the reverse of bdaddr_t
     CHECK_FALSE(Address::parse("00:AA:01:01:00"));
     CHECK_FALSE(Address::parse("00-AA-01-01-00-42"));
     CHECK_FALSE(Address::parse("00:AA:01:01:00:4G"));
-    CHECK_FALSE(Address::from_msb_first(Bytes{1, 2, 3}));
 }
