@@ -130,7 +130,20 @@ void BleObject::flush_events() {
     }
 }
 
-void BleObject::GapAdvertise(const Options&) { guard("GapAdvertise", [] { not_implemented("gap_advertise", kGap); }); }
+void BleObject::GapAdvertise(const Options& options) {
+    guard("GapAdvertise", [&] {
+        check_option_keys(options, {"interval_us", "adv_data", "resp_data", "connectable"}, "GapAdvertise");
+        std::optional<gap::AdvertiseRequest> request;
+        if (auto interval = uint_option(options, "interval_us")) {
+            request.emplace();
+            request->interval_us = *interval;
+            request->adv_data = bytes_option(options, "adv_data");
+            request->resp_data = bytes_option(options, "resp_data");
+            request->connectable = bool_option(options, "connectable").value_or(true);
+        }
+        adapter_.gap_advertise(request);
+    });
+}
 void BleObject::GapConnect(const uint8_t&, const std::vector<uint8_t>&, const Options&) {
     guard("GapConnect", [] { not_implemented("gap_connect", kGap); });
 }

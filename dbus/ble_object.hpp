@@ -36,9 +36,9 @@ private:
 
     uint64_t DroppedEvents() override;
     void GapScan(const Options& options) override;
+    void GapAdvertise(const Options& options) override;
 
     // Parts of the API still to be built answer NotImplemented.
-    void GapAdvertise(const Options&) override;
     void GapConnect(const uint8_t&, const std::vector<uint8_t>&, const Options&) override;
     void GapConnectCancel() override;
     bool GapDisconnect(const uint16_t&) override;

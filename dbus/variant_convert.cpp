@@ -57,6 +57,13 @@ std::optional<bool> bool_option(const Options& options, const char* key) {
 
 namespace ubt::dbus {
 
+std::optional<std::vector<uint8_t>> bytes_option(const Options& options, const char* key) {
+    auto it = options.find(key);
+    if (it == options.end()) return std::nullopt;
+    if (it->second.peekValueType() != "ay") invalid(std::string("option '") + key + "' takes bytes (ay)");
+    return it->second.get<std::vector<uint8_t>>();
+}
+
 std::optional<uint32_t> uint_option(const Options& options, const char* key, uint32_t max) {
     auto it = options.find(key);
     if (it == options.end()) return std::nullopt;

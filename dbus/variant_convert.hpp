@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ble/config_value.hpp"
 
@@ -23,6 +24,7 @@ sdbus::Variant to_variant(const ble::ConfigValue& value);
 void check_option_keys(const Options& options, std::initializer_list<const char*> allowed,
                        const char* method);
 std::optional<bool> bool_option(const Options& options, const char* key);
+std::optional<std::vector<uint8_t>> bytes_option(const Options& options, const char* key);
 // An integer option of any D-Bus integer type, checked against 0..max.
 std::optional<uint32_t> uint_option(const Options& options, const char* key, uint32_t max = UINT32_MAX);
 

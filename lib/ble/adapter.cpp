@@ -65,12 +65,14 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
       short_name_(info.short_name),
       addr_mode_(info.address.is_zero() ? AddrMode::Random : AddrMode::Public),
       hci_(hci),
+      features_(hci),
       scanner_(
-          hci, timers,
+          hci, features_, timers,
           [this](const hci::AdvReport& r) {
               events_.push(ScanResult{r.addr_type, r.address, r.adv_type, r.rssi, r.data});
           },
-          [this] { events_.push(ScanDone{}); }) {
+          [this] { events_.push(ScanDone{}); }),
+      advertiser_(hci, features_) {
     std::random_device rng;
     static_address_ = random_static_address(rng);
     for (auto& b : irk_) b = static_cast<uint8_t>(rng());
@@ -94,7 +96,11 @@ void Adapter::settings_command(const mgmt::Frame& cmd) {
 
 // Whatever powered the controller off also ended what ran on it.
 void Adapter::power_changed(uint32_t old_settings) {
-    if ((old_settings & mgmt::setting::Powered) && !active()) scanner_.on_power_off();
+    if ((old_settings & mgmt::setting::Powered) && !active()) {
+        scanner_.on_power_off();
+        advertiser_.on_power_off();
+        features_.forget();
+    }
 }
 
 void Adapter::require_active(const char* method) const {
@@ -107,6 +113,7 @@ void Adapter::set_active(bool on) {
     if (!on) {
         if (active()) {
             scanner_.stop();
+            advertiser_.stop();
             settings_command(mgmt::set_powered(index_, false));
         }
         return;
@@ -141,6 +148,7 @@ void Adapter::change_address_mode(AddrMode mode) {
         return;
     }
     scanner_.stop();
+    advertiser_.stop();
     settings_command(mgmt::set_powered(index_, false));
     try {
         apply_address_mode(mode);
@@ -235,6 +243,35 @@ void Adapter::config_set(const std::vector<std::pair<std::string, ConfigValue>>&
     if (p.mtu) mtu_ = *p.mtu;
 }
 
+gap::OwnAddress Adapter::advertising_address() const {
+    switch (addr_mode_) {
+        case AddrMode::Public: return {0, {}};
+        case AddrMode::Random: return {1, static_address_};
+        case AddrMode::Rpa:
+            throw BleError(ErrorCode::NotSupported,
+                           "advertising with addr_mode 2 (RPA) needs the security work; use 0, 1 or 3 for now");
+        case AddrMode::Nrpa: break;
+    }
+    // A fresh non-resolvable private address: the two top bits 00, the rest
+    // random and neither all zeroes nor all ones.
+    std::random_device rng;
+    Address a;
+    do {
+        for (auto& b : a.msb_first) b = static_cast<uint8_t>(rng());
+        a.msb_first[0] &= 0x3f;
+    } while (a.is_zero() || a == Address{{0x3f, 0xff, 0xff, 0xff, 0xff, 0xff}});
+    return {1, a};
+}
+
+void Adapter::gap_advertise(const std::optional<gap::AdvertiseRequest>& request) {
+    if (!request) {
+        advertiser_.stop();
+        return;
+    }
+    require_active("gap_advertise");
+    advertiser_.advertise(*request, advertising_address());
+}
+
 void Adapter::gap_scan(const std::optional<gap::ScanRequest>& request) {
     if (!request) {
         scanner_.stop();
@@ -247,7 +284,10 @@ void Adapter::gap_scan(const std::optional<gap::ScanRequest>& request) {
 void Adapter::dispatch_hci_events() {
     while (auto event = hci_.next_event()) {
         if (event->code != hci::ev::LeMeta) continue;
-        if (auto meta = hci::decode_le_meta(event->params)) scanner_.on_le_meta(*meta);
+        if (auto meta = hci::decode_le_meta(event->params)) {
+            scanner_.on_le_meta(*meta);
+            advertiser_.on_le_meta(*meta);
+        }
     }
 }
 

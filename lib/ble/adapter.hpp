@@ -14,6 +14,8 @@
 #include "config_value.hpp"
 #include "core/timers.hpp"
 #include "event_queue.hpp"
+#include "gap/advertiser.hpp"
+#include "gap/le_features.hpp"
 #include "gap/scanner.hpp"
 #include "hci/hci_client.hpp"
 #include "mgmt/mgmt_client.hpp"
@@ -39,6 +41,8 @@ public:
     // Checks every value first and changes nothing if any is rejected.
     void config_set(const std::vector<std::pair<std::string, ConfigValue>>& values);
 
+    // gap_advertise(): nullopt stops advertising.
+    void gap_advertise(const std::optional<gap::AdvertiseRequest>& request);
     // gap_scan(): nullopt stops a running scan.
     void gap_scan(const std::optional<gap::ScanRequest>& request);
 
@@ -68,6 +72,7 @@ private:
     bool has_public_address() const { return !public_address_.is_zero(); }
     MacValue identity() const;
     void require_active(const char* method) const;
+    gap::OwnAddress advertising_address() const;
     void power_changed(uint32_t old_settings);
 
     uint16_t index_;
@@ -84,7 +89,9 @@ private:
     int64_t mtu_ = 256;
     hci::HciClient& hci_;
     EventQueue events_{static_cast<size_t>(rxbuf_)};
+    gap::LeFeatures features_;
     gap::Scanner scanner_;
+    gap::Advertiser advertiser_;
 };
 
 }  // namespace ubt::ble

@@ -24,26 +24,21 @@ uint16_t to_units(const char* name, uint32_t us) {
 
 }  // namespace
 
-Scanner::Scanner(hci::HciClient& hci, Timers& timers, ReportHandler on_report, DoneHandler on_done)
-    : hci_(hci), timers_(timers), on_report_(std::move(on_report)), on_done_(std::move(on_done)) {}
+Scanner::Scanner(hci::HciClient& hci, LeFeatures& features, Timers& timers, ReportHandler on_report,
+                 DoneHandler on_done)
+    : hci_(hci),
+      features_(features),
+      timers_(timers),
+      on_report_(std::move(on_report)),
+      on_done_(std::move(on_done)) {}
 
 Scanner::~Scanner() { timers_.cancel(timer_); }
-
-bool Scanner::extended() {
-    if (!extended_) {
-        auto reply = hci_.checked(hci::le_read_local_features(), "LE Read Local Supported Features");
-        auto features = hci::decode_le_features(reply.reply);
-        if (!features) throw BleError(ErrorCode::Failed, "the controller sent unreadable LE features");
-        extended_ = (*features & hci::kLeFeatureExtendedAdvertising) != 0;
-    }
-    return *extended_;
-}
 
 void Scanner::disable_scan() {
     // Best effort: disabling a scan that is off is refused by some
     // controllers, and a controller that does not answer has stopped anyway.
     try {
-        hci_.command(extended() ? hci::le_set_ext_scan_enable(false) : hci::le_set_scan_enable(false));
+        hci_.command(features_.extended() ? hci::le_set_ext_scan_enable(false) : hci::le_set_scan_enable(false));
     } catch (const std::exception&) {
     }
 }
@@ -60,7 +55,7 @@ void Scanner::start(const ScanRequest& request) {
 
     // A scan left enabled (by a killed process, say) makes Set Scan Parameters fail.
     disable_scan();
-    if (extended()) {
+    if (features_.extended()) {
         hci_.checked(hci::le_set_ext_scan_parameters(params), "LE Set Extended Scan Parameters");
         hci_.checked(hci::le_set_ext_scan_enable(true), "LE Set Extended Scan Enable");
     } else {
@@ -84,7 +79,6 @@ void Scanner::stop() {
 }
 
 void Scanner::on_power_off() {
-    extended_.reset();
     if (scanning_) finish();
 }
 

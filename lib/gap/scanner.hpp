@@ -3,7 +3,8 @@
 // active flag over HCI, with no duplicate filtering, and reports every
 // advertisement. Uses the extended scanning commands on controllers that
 // have them (the legacy ones are refused there once the kernel has used the
-// extended ones). Event-loop thread only; borrows the HCI client and timers.
+// extended ones). Event-loop thread only; borrows the HCI client, the
+// feature cache and the timers.
 
 #include <cstdint>
 #include <functional>
@@ -13,6 +14,7 @@
 
 #include "core/timers.hpp"
 #include "hci/hci_client.hpp"
+#include "le_features.hpp"
 
 namespace ubt::gap {
 
@@ -28,7 +30,8 @@ public:
     using ReportHandler = std::function<void(const hci::AdvReport&)>;
     using DoneHandler = std::function<void()>;
 
-    Scanner(hci::HciClient& hci, Timers& timers, ReportHandler on_report, DoneHandler on_done);
+    Scanner(hci::HciClient& hci, LeFeatures& features, Timers& timers, ReportHandler on_report,
+            DoneHandler on_done);
     ~Scanner();
 
     // Throws BleError: InvalidArgs for an interval or window out of range,
@@ -47,16 +50,15 @@ public:
     static constexpr uint32_t kUnitUs = 625;
 
 private:
-    bool extended();
     void disable_scan();
     void finish();
     void deliver_fragment(hci::AdvReport report);
 
     hci::HciClient& hci_;
+    LeFeatures& features_;
     Timers& timers_;
     ReportHandler on_report_;
     DoneHandler on_done_;
-    std::optional<bool> extended_;  // read from the controller on first use
     bool scanning_ = false;
     Timers::Id timer_ = 0;
     // Extended advertisements split over several reports, by sender and set.

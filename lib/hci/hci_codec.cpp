@@ -1,5 +1,6 @@
 #include "hci_codec.hpp"
 
+#include <array>
 #include <stdexcept>
 
 namespace ubt::hci {
@@ -36,6 +37,84 @@ Bytes le_set_ext_scan_enable(bool enable) {
     ByteWriter w;
     w.u8(enable ? 1 : 0).u8(0).u16le(0).u16le(0);  // no duplicate filtering, no duration, no period
     return command_packet(op::LeSetExtScanEnable, w.data());
+}
+
+Bytes le_set_random_address(const Address& address) {
+    auto le = address.to_le();
+    return command_packet(op::LeSetRandomAddress, le);
+}
+
+Bytes le_set_adv_parameters(const AdvParameters& p) {
+    uint8_t type = p.connectable ? adv_pdu::AdvInd : p.scannable ? adv_pdu::AdvScanInd : adv_pdu::AdvNonconnInd;
+    ByteWriter w;
+    w.u16le(static_cast<uint16_t>(p.interval)).u16le(static_cast<uint16_t>(p.interval));
+    w.u8(type).u8(p.own_address_type);
+    w.u8(0).bytes(std::array<uint8_t, 6>{});  // no peer: undirected
+    w.u8(0x07).u8(0x00);                      // all three channels, no filter
+    return command_packet(op::LeSetAdvParameters, w.data());
+}
+
+namespace {
+Bytes legacy_data_command(uint16_t opcode, ByteView data) {
+    if (data.size() > kLegacyAdvDataMax) throw std::length_error("legacy advertising data longer than 31 bytes");
+    ByteWriter w;
+    w.u8(static_cast<uint8_t>(data.size())).bytes(data);
+    for (size_t i = data.size(); i < kLegacyAdvDataMax; ++i) w.u8(0);
+    return command_packet(opcode, w.data());
+}
+
+Bytes ext_data_command(uint16_t opcode, ByteView data) {
+    if (data.size() > kExtAdvDataMax) throw std::length_error("extended advertising data longer than 251 bytes");
+    ByteWriter w;
+    w.u8(kAdvHandle).u8(0x03).u8(0x01);  // complete data in one command; controller should not fragment
+    w.u8(static_cast<uint8_t>(data.size())).bytes(data);
+    return command_packet(opcode, w.data());
+}
+
+void u24le(ByteWriter& w, uint32_t v) {
+    w.u8(static_cast<uint8_t>(v)).u8(static_cast<uint8_t>(v >> 8)).u8(static_cast<uint8_t>(v >> 16));
+}
+}  // namespace
+
+Bytes le_set_adv_data(ByteView data) { return legacy_data_command(op::LeSetAdvData, data); }
+Bytes le_set_scan_rsp_data(ByteView data) { return legacy_data_command(op::LeSetScanRspData, data); }
+
+Bytes le_set_adv_enable(bool enable) {
+    const uint8_t params[] = {static_cast<uint8_t>(enable ? 1 : 0)};
+    return command_packet(op::LeSetAdvEnable, params);
+}
+
+Bytes le_set_adv_set_random_address(const Address& address) {
+    ByteWriter w;
+    w.u8(kAdvHandle).bytes(address.to_le());
+    return command_packet(op::LeSetAdvSetRandomAddress, w.data());
+}
+
+Bytes le_set_ext_adv_parameters(const AdvParameters& p, bool legacy_pdu) {
+    uint16_t props = 0;
+    if (p.connectable) props |= adv_props::Connectable;
+    if (p.scannable) props |= adv_props::Scannable;
+    if (legacy_pdu) props |= adv_props::Legacy;
+    ByteWriter w;
+    w.u8(kAdvHandle).u16le(props);
+    u24le(w, p.interval);
+    u24le(w, p.interval);
+    w.u8(0x07).u8(p.own_address_type);        // all channels
+    w.u8(0).bytes(std::array<uint8_t, 6>{});  // no peer
+    w.u8(0x00).u8(0x7f);                      // no filter, no TX power preference
+    w.u8(0x01).u8(0x00).u8(0x01);             // primary PHY 1M, no skip, secondary PHY 1M
+    w.u8(0x00).u8(0x00);                      // SID 0, no scan request notifications
+    return command_packet(op::LeSetExtAdvParameters, w.data());
+}
+
+Bytes le_set_ext_adv_data(ByteView data) { return ext_data_command(op::LeSetExtAdvData, data); }
+Bytes le_set_ext_scan_rsp_data(ByteView data) { return ext_data_command(op::LeSetExtScanRspData, data); }
+
+Bytes le_set_ext_adv_enable(bool enable) {
+    ByteWriter w;
+    w.u8(enable ? 1 : 0).u8(1);                    // one set
+    w.u8(kAdvHandle).u16le(0).u8(0);               // until disabled, no event limit
+    return command_packet(op::LeSetExtAdvEnable, w.data());
 }
 
 std::optional<Event> decode_event(ByteView packet) {
@@ -113,6 +192,21 @@ std::optional<std::vector<AdvReport>> decode_adv_reports(ByteView params) {
     }
     if (!r.done()) return std::nullopt;
     return reports;
+}
+
+std::optional<ConnectionComplete> decode_connection_complete(const LeMeta& meta) {
+    ByteReader r(meta.params);
+    ConnectionComplete c;
+    c.status = r.u8();
+    c.handle = r.u16le();
+    c.role = r.u8();
+    c.peer_addr_type = r.u8() & 0x01;
+    c.peer = Address::from_le(r.bytes(6));
+    if (meta.subevent == le_ev::EnhancedConnectionComplete) r.skip(12);  // local and peer private addresses
+    else if (meta.subevent != le_ev::ConnectionComplete) return std::nullopt;
+    r.skip(2 + 2 + 2 + 1);  // interval, latency, supervision timeout, clock accuracy
+    if (!r.done()) return std::nullopt;
+    return c;
 }
 
 uint8_t adv_type_of_ext(uint16_t event_type) {

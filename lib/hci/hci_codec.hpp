@@ -29,6 +29,29 @@ Bytes le_set_scan_enable(bool enable);
 Bytes le_set_ext_scan_parameters(const ScanParameters& p);
 Bytes le_set_ext_scan_enable(bool enable);
 
+struct AdvParameters {
+    uint32_t interval = 0x0800;  // units of 0.625 ms, used as both minimum and maximum
+    bool connectable = true;
+    bool scannable = true;
+    uint8_t own_address_type = 0;
+};
+// Legacy data commands pad the data to 31 bytes; data must fit.
+constexpr size_t kLegacyAdvDataMax = 31;
+constexpr size_t kExtAdvDataMax = 251;  // one Set Extended Advertising Data command
+constexpr uint8_t kAdvHandle = 0x00;
+
+Bytes le_set_random_address(const Address& address);
+Bytes le_set_adv_parameters(const AdvParameters& p);
+Bytes le_set_adv_data(ByteView data);
+Bytes le_set_scan_rsp_data(ByteView data);
+Bytes le_set_adv_enable(bool enable);
+Bytes le_set_adv_set_random_address(const Address& address);
+// Legacy PDUs when both payloads fit 31 bytes (legacy_pdu), else extended ones.
+Bytes le_set_ext_adv_parameters(const AdvParameters& p, bool legacy_pdu);
+Bytes le_set_ext_adv_data(ByteView data);
+Bytes le_set_ext_scan_rsp_data(ByteView data);
+Bytes le_set_ext_adv_enable(bool enable);
+
 // An event packet: type 0x04, event code, parameter length, parameters.
 struct Event {
     uint8_t code;
@@ -68,6 +91,16 @@ struct LeMeta {
 std::optional<LeMeta> decode_le_meta(ByteView params);
 std::optional<std::vector<AdvReport>> decode_adv_reports(ByteView subevent_params);
 std::optional<std::vector<AdvReport>> decode_ext_adv_reports(ByteView subevent_params);
+
+// A connection complete event (legacy or enhanced): who connected, in which role.
+struct ConnectionComplete {
+    uint8_t status;
+    uint16_t handle;
+    uint8_t role;  // 0 central, 1 peripheral
+    uint8_t peer_addr_type;
+    Address peer;
+};
+std::optional<ConnectionComplete> decode_connection_complete(const LeMeta& meta);
 
 // The ubluetooth adv_type (0..4) of an extended report's Event_Type.
 uint8_t adv_type_of_ext(uint16_t event_type);

@@ -13,6 +13,16 @@ constexpr uint16_t opcode(uint16_t ogf, uint16_t ocf) { return static_cast<uint1
 
 namespace op {
 constexpr uint16_t LeReadLocalFeatures = opcode(0x08, 0x0003);
+constexpr uint16_t LeSetRandomAddress = opcode(0x08, 0x0005);
+constexpr uint16_t LeSetAdvParameters = opcode(0x08, 0x0006);
+constexpr uint16_t LeSetAdvData = opcode(0x08, 0x0008);
+constexpr uint16_t LeSetScanRspData = opcode(0x08, 0x0009);
+constexpr uint16_t LeSetAdvEnable = opcode(0x08, 0x000a);
+constexpr uint16_t LeSetAdvSetRandomAddress = opcode(0x08, 0x0035);
+constexpr uint16_t LeSetExtAdvParameters = opcode(0x08, 0x0036);
+constexpr uint16_t LeSetExtAdvData = opcode(0x08, 0x0037);
+constexpr uint16_t LeSetExtScanRspData = opcode(0x08, 0x0038);
+constexpr uint16_t LeSetExtAdvEnable = opcode(0x08, 0x0039);
 constexpr uint16_t LeSetScanParameters = opcode(0x08, 0x000b);
 constexpr uint16_t LeSetScanEnable = opcode(0x08, 0x000c);
 constexpr uint16_t LeSetExtScanParameters = opcode(0x08, 0x0041);
@@ -26,9 +36,26 @@ constexpr uint8_t LeMeta = 0x3e;
 }  // namespace ev
 
 namespace le_ev {
+constexpr uint8_t ConnectionComplete = 0x01;
 constexpr uint8_t AdvertisingReport = 0x02;
+constexpr uint8_t EnhancedConnectionComplete = 0x0a;
 constexpr uint8_t ExtAdvertisingReport = 0x0d;
+constexpr uint8_t AdvSetTerminated = 0x12;
 }  // namespace le_ev
+
+// Legacy advertising PDU types of LE Set Advertising Parameters.
+namespace adv_pdu {
+constexpr uint8_t AdvInd = 0x00;
+constexpr uint8_t AdvScanInd = 0x02;
+constexpr uint8_t AdvNonconnInd = 0x03;
+}  // namespace adv_pdu
+
+// Advertising_Event_Properties of LE Set Extended Advertising Parameters.
+namespace adv_props {
+constexpr uint16_t Connectable = 1u << 0;
+constexpr uint16_t Scannable = 1u << 1;
+constexpr uint16_t Legacy = 1u << 4;
+}  // namespace adv_props
 
 // Bit 12 of the LE features: the controller has the extended advertising
 // and scanning commands.

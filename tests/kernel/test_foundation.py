@@ -166,7 +166,7 @@ class BadInput(unittest.TestCase):
         ("Active", "a{sv}", ({"power": ("b", True)},), ERR + "InvalidArgs"),
         ("Active", "s", ("yes",), "org.freedesktop.DBus.Error.InvalidArgs"),
         ("NoSuchMethod", "", (), "org.freedesktop.DBus.Error.UnknownMethod"),
-        ("GapAdvertise", "a{sv}", ({},), ERR + "NotImplemented"),
+        ("GapConnect", "yaya{sv}", (0, b"\x00" * 6, {}), ERR + "NotImplemented"),
         ("GattsRead", "q", (1,), ERR + "NotImplemented"),
         ("L2capListen", "qq", (128, 512), ERR + "NotImplemented"),
         ("GapPair", "q", (1,), ERR + "NotImplemented"),
@@ -192,7 +192,7 @@ class BadInput(unittest.TestCase):
         self.assertTrue(dbus_call(HCI0, "ConfigGet", "s", "gap_name")[0])
 
     def test_not_implemented_names_the_missing_topic(self):
-        ok, name, message = dbus_call(HCI0, "GapAdvertise", "a{sv}", {})
+        ok, name, message = dbus_call(HCI0, "GapConnectCancel")
         self.assertEqual((ok, name), (False, ERR + "NotImplemented"))
         self.assertIn("GAP", message)
 

@@ -41,7 +41,7 @@ while True:
     event, data = events.get(timeout=15)
     if event == 5:
         addr_type, addr, adv_type, rssi, adv_data = data
-        print('result', addr_type, addr.hex(':'), adv_type, rssi, adv_data.hex(), flush=True)
+        print('result', addr_type, addr.hex(':'), adv_type, rssi, adv_data.hex() or '-', flush=True)
     elif event == 6:
         print('done %.2f' % (time.monotonic() - started), flush=True)
         break
