@@ -1,9 +1,14 @@
 #pragma once
-// An owned file descriptor, closed on destruction.
+// An owned file descriptor, closed on destruction, and the packet I/O the
+// Bluetooth sockets share.
 
 #include <unistd.h>
 
+#include <chrono>
+#include <optional>
 #include <utility>
+
+#include "core/bytes.hpp"
 
 namespace ubt::linux_bt {
 
@@ -33,5 +38,11 @@ public:
 private:
     int fd_ = -1;
 };
+
+// Sends one packet; throws std::system_error naming `what`.
+void send_packet(int fd, ByteView packet, const char* what);
+// Waits up to timeout for one packet of at most max_size bytes; nullopt when
+// none came. Throws std::system_error naming `what`.
+std::optional<Bytes> receive_packet(int fd, std::chrono::milliseconds timeout, size_t max_size, const char* what);
 
 }  // namespace ubt::linux_bt

@@ -3,7 +3,6 @@
 #include <bluetooth/bluetooth.h>
 #include <bluetooth/hci.h>
 #include <bluetooth/hci_lib.h>
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -35,28 +34,10 @@ HciSocket::HciSocket(uint16_t index) {
     }
 }
 
-void HciSocket::send(ByteView packet) {
-    ssize_t n;
-    do n = ::send(fd_.get(), packet.data(), packet.size(), MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) fail("HCI send");
-}
+void HciSocket::send(ByteView packet) { send_packet(fd_.get(), packet, "HCI"); }
 
 std::optional<Bytes> HciSocket::receive(std::chrono::milliseconds timeout) {
-    pollfd p{fd_.get(), POLLIN, 0};
-    int r;
-    do r = ::poll(&p, 1, static_cast<int>(timeout.count()));
-    while (r < 0 && errno == EINTR);
-    if (r < 0) fail("HCI poll");
-    if (r == 0) return std::nullopt;
-    Bytes buf(HCI_MAX_EVENT_SIZE + 1);
-    ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), 0);
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EINTR) return std::nullopt;
-        fail("HCI recv");
-    }
-    buf.resize(static_cast<size_t>(n));
-    return buf;
+    return receive_packet(fd_.get(), timeout, HCI_MAX_EVENT_SIZE + 1, "HCI");  // type byte + event
 }
 
 }  // namespace ubt::linux_bt

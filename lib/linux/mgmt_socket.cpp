@@ -2,7 +2,6 @@
 
 #include <bluetooth/bluetooth.h>
 #include <bluetooth/hci.h>
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -22,33 +21,14 @@ MgmtSocket::MgmtSocket() {
     addr.hci_dev = HCI_DEV_NONE;
     addr.hci_channel = HCI_CHANNEL_CONTROL;
     if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
-        fail("cannot bind the Bluetooth management channel (needs CAP_NET_ADMIN)");
+        fail("cannot bind the Bluetooth management channel");
     }
 }
 
-void MgmtSocket::send(ByteView frame) {
-    ssize_t n;
-    do n = ::send(fd_.get(), frame.data(), frame.size(), MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) fail("mgmt send");
-    if (static_cast<size_t>(n) != frame.size()) throw std::runtime_error("mgmt send: short write");
-}
+void MgmtSocket::send(ByteView frame) { send_packet(fd_.get(), frame, "mgmt"); }
 
 std::optional<Bytes> MgmtSocket::receive(std::chrono::milliseconds timeout) {
-    pollfd p{fd_.get(), POLLIN, 0};
-    int r;
-    do r = ::poll(&p, 1, static_cast<int>(timeout.count()));
-    while (r < 0 && errno == EINTR);
-    if (r < 0) fail("mgmt poll");
-    if (r == 0) return std::nullopt;
-    Bytes buf(65536 + 6);  // the largest frame the 16-bit length allows
-    ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), 0);
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EINTR) return std::nullopt;
-        fail("mgmt recv");
-    }
-    buf.resize(static_cast<size_t>(n));
-    return buf;
+    return receive_packet(fd_.get(), timeout, 65535 + 6, "mgmt");  // the largest frame a 16-bit length allows
 }
 
 }  // namespace ubt::linux_bt

@@ -4,10 +4,12 @@
 
 #include "ble/adapter.hpp"
 #include "core/error.hpp"
+#include "error_of.hpp"
 #include "fake_hci.hpp"
 #include "fake_mgmt_port.hpp"
 
 using namespace ubt;
+using test::error_of;
 using namespace ubt::mgmt;
 using test::command_complete;
 using test::settings_bytes;
@@ -66,15 +68,6 @@ struct Fixture {
     }
 };
 
-ErrorCode error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const BleError& e) {
-        return e.code();
-    }
-    FAIL("expected a BleError");
-    return ErrorCode::Failed;
-}
 
 }  // namespace
 

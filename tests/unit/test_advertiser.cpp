@@ -3,10 +3,12 @@
 #include <catch2/catch.hpp>
 
 #include "core/error.hpp"
+#include "error_of.hpp"
 #include "fake_hci.hpp"
 #include "gap/advertiser.hpp"
 
 using namespace ubt;
+using test::error_of;
 using namespace ubt::hci;
 
 namespace {
@@ -20,15 +22,6 @@ struct Fixture {
     explicit Fixture(bool extended) { port.responder = test::accepting_controller(extended); }
 };
 
-ErrorCode error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const BleError& e) {
-        return e.code();
-    }
-    FAIL("expected a BleError");
-    return ErrorCode::Failed;
-}
 
 const Bytes kAdv{0x02, 0x01, 0x06, 0x03, 0x03, 0xaa, 0xfe};
 const Bytes kResp{0x04, 0x09, 'u', 'b', 't'};

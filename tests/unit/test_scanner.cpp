@@ -3,10 +3,12 @@
 #include <catch2/catch.hpp>
 
 #include "core/error.hpp"
+#include "error_of.hpp"
 #include "fake_hci.hpp"
 #include "gap/scanner.hpp"
 
 using namespace ubt;
+using test::error_of;
 using namespace ubt::hci;
 
 namespace {
@@ -23,15 +25,6 @@ struct Fixture {
     explicit Fixture(bool extended) { port.responder = test::accepting_controller(extended); }
 };
 
-ErrorCode error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const BleError& e) {
-        return e.code();
-    }
-    FAIL("expected a BleError");
-    return ErrorCode::Failed;
-}
 
 LeMeta legacy_report(uint8_t type, const Bytes& data) {
     Bytes p{0x01, type, 0x00, 0x01, 0x00, 0x00, 0x01, 0xaa, 0x00, static_cast<uint8_t>(data.size())};
