@@ -3,6 +3,7 @@
 // (fragment joining) and the advertiser must neither crash nor read out of bounds.
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "core/error.hpp"
 #include "gap/advertiser.hpp"
