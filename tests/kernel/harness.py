@@ -163,3 +163,10 @@ def kernel_identity(name):
     if not m:
         raise AssertionError(f"unexpected debugfs identity: {text!r}")
     return m.group(1).upper(), int(m.group(2))
+
+
+def stop_cleanly(daemon):
+    """Stops a daemon and fails when it did not exit 0 (a sanitizer report, say)."""
+    code = daemon.stop()
+    if code != 0:
+        raise AssertionError(f"ubluetoothd exited with {code}:\n{daemon.log_text()}")

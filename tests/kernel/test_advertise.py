@@ -5,7 +5,7 @@ right adv_type, and by BlueZ's btmgmt find (software written elsewhere)."""
 import subprocess
 import unittest
 
-from harness import Daemon, controller_info, dbus_call, python_client
+from harness import Daemon, controller_info, dbus_call, python_client, stop_cleanly
 
 HCI0 = "/org/ubluetooth/hci0"
 ERR = "org.ubluetooth.Error."
@@ -21,9 +21,7 @@ def setUpModule():
 
 
 def tearDownModule():
-    code = daemon.stop()
-    if code != 0:
-        raise AssertionError(f"ubluetoothd exited with {code}:\n{daemon.log_text()}")
+    stop_cleanly(daemon)
 
 
 # Advertises on hci0 with the given arguments, scans on hci1, prints each

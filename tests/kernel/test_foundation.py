@@ -10,7 +10,7 @@ import unittest
 import xml.etree.ElementTree as ET
 
 from harness import (BUS_NAME, Daemon, RESULTS, SOURCE_DIR, busctl, call, controller_info, dbus_call,
-                     kernel_identity, name_has_owner, python_client, uptime)
+                     kernel_identity, name_has_owner, python_client, stop_cleanly, uptime)
 
 HCI0 = "/org/ubluetooth/hci0"
 HCI1 = "/org/ubluetooth/hci1"
@@ -28,9 +28,7 @@ def setUpModule():
 
 
 def tearDownModule():
-    code = daemon.stop()
-    if code != 0:
-        raise AssertionError(f"ubluetoothd exited with {code} after SIGTERM:\n{daemon.log_text()}")
+    stop_cleanly(daemon)
 
 
 def set_active(path, on):

@@ -6,7 +6,7 @@ import queue
 import time
 import unittest
 
-from harness import Daemon, btmgmt, controller_info, dbus_call, python_client
+from harness import Daemon, btmgmt, controller_info, dbus_call, python_client, stop_cleanly
 
 HCI0 = "/org/ubluetooth/hci0"
 ERR = "org.ubluetooth.Error."
@@ -22,9 +22,7 @@ def setUpModule():
 
 
 def tearDownModule():
-    code = daemon.stop()
-    if code != 0:
-        raise AssertionError(f"ubluetoothd exited with {code}:\n{daemon.log_text()}")
+    stop_cleanly(daemon)
 
 
 # Runs in a client process: scans on hci0 and prints every event as a line.
