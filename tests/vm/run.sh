@@ -9,6 +9,8 @@
 #   --timeout      kill the VM after this many seconds (default 1200)
 #   --results      keep the guest's results (UBT_RESULTS) in DIR (default:
 #                  a temp dir that is removed)
+# The project (this repository) is mounted at its host path even under /tmp;
+# another current directory must not be under /tmp, /run, /root, /var/lib.
 # COMMAND runs as root in the current directory (read-only in the guest), with
 # stdin /dev/null and stdout+stderr to the console and $UBT_RESULTS/vm-command.log.
 # Its env: UBT_VM=1, UBT_RESULTS, UBT_CONTROLLERS, HOME=/root, TMPDIR=/tmp and
@@ -59,6 +61,10 @@ rm -f "$results"/vm-{exit-code,command.log,btvirt.log,dmesg.log}
 # Hand-over to the guest: where guest.sh is (read by /init) and the
 # environment / command (sourced by guest.sh).
 echo "$here/guest.sh" >"$results/vm-guest"
+# The project is shared on its own too: the guest puts tmpfs over /tmp,
+# /root and the like, which would hide a checkout that lives there.
+project=$(cd "$here/../.." && pwd)
+echo "$project" >"$results/vm-project"
 {
     while IFS= read -r name; do
         printf 'export %s=%q\n' "$name" "${!name}"
@@ -79,6 +85,8 @@ qemu_args=(
     -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
     -fsdev "local,id=results,path=${results//,/,,},security_model=none"
     -device virtio-9p-pci,fsdev=results,mount_tag=results
+    -fsdev "local,id=project,path=${project//,/,,},readonly=on,security_model=none,multidevs=remap"
+    -device virtio-9p-pci,fsdev=project,mount_tag=project
 )
 
 now_us() { local t=${EPOCHREALTIME//[!0-9]/}; echo "$((10#$t))"; }
