@@ -35,10 +35,7 @@ CommandResult HciClient::checked(ByteView packet, const char* what) {
 
 std::optional<CommandResult> HciClient::accept(const Bytes& raw, uint16_t opcode) {
     std::optional<Event> event = decode_event(raw);
-    if (!event) {
-        ++malformed_;
-        return std::nullopt;
-    }
+    if (!event) return std::nullopt;  // not an event packet we can read: nothing to act on
     if (event->code == ev::CommandComplete) {
         auto cc = decode_command_complete(event->params);
         if (cc && cc->opcode == opcode) {
@@ -57,7 +54,6 @@ std::optional<CommandResult> HciClient::accept(const Bytes& raw, uint16_t opcode
 void HciClient::drain_port() {
     while (std::optional<Bytes> raw = port_.receive(std::chrono::milliseconds(0))) {
         if (auto event = decode_event(*raw)) events_.push_back(std::move(*event));
-        else ++malformed_;
     }
 }
 

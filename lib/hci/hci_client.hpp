@@ -38,7 +38,6 @@ public:
 
     void drain_port();
     std::optional<Event> next_event();
-    uint64_t malformed_packets() const { return malformed_; }
 
 private:
     std::optional<CommandResult> accept(const Bytes& raw, uint16_t opcode);
@@ -46,7 +45,6 @@ private:
     HciPort& port_;
     std::chrono::milliseconds timeout_;
     std::deque<Event> events_;
-    uint64_t malformed_ = 0;
 };
 
 // "Command Disallowed", ... as the Core Specification names error codes.

@@ -170,3 +170,39 @@ def stop_cleanly(daemon):
     code = daemon.stop()
     if code != 0:
         raise AssertionError(f"ubluetoothd exited with {code}:\n{daemon.log_text()}")
+
+
+# A client process that runs `setup`, scans on one adapter, prints each
+# ScanResult and the time to ScanDone as lines, then runs `teardown`.
+_SCAN_CLIENT = """
+import queue, time
+import ubluetooth as bluetooth
+{setup}
+scanner = bluetooth.BLE({scanner!r})
+scanner.active(True)
+events = queue.Queue()
+scanner.irq(lambda event, data: events.put((event, tuple(bytes(d) if isinstance(d, memoryview) else d for d in data))))
+started = time.monotonic()
+scanner.gap_scan({duration}, 30000, 30000, {active})
+while True:
+    event, data = events.get(timeout=15)
+    if event == 5:
+        addr_type, addr, adv_type, rssi, adv_data = data
+        print('result', addr_type, addr.hex(':'), adv_type, rssi, adv_data.hex() or '-', flush=True)
+    elif event == 6:
+        print('done %.2f' % (time.monotonic() - started), flush=True)
+        break
+{teardown}
+"""
+
+
+def scan_with_client(daemon, scanner, duration_ms, active, setup="", teardown=""):
+    """Scans through the Python client: ([addr_type, addr, adv_type, rssi, data hex], seconds to ScanDone)."""
+    code = _SCAN_CLIENT.format(setup=setup, scanner=scanner, duration=duration_ms, active=active,
+                               teardown=teardown)
+    r = python_client(code)
+    if r.returncode != 0:
+        raise AssertionError(f"scan client failed:\n{r.stdout}\n{r.stderr}\n{daemon.log_text()[-3000:]}")
+    results = [line.split()[1:] for line in r.stdout.splitlines() if line.startswith("result")]
+    done = [float(line.split()[1]) for line in r.stdout.splitlines() if line.startswith("done")]
+    return results, done[0]

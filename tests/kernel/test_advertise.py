@@ -5,7 +5,7 @@ right adv_type, and by BlueZ's btmgmt find (software written elsewhere)."""
 import subprocess
 import unittest
 
-from harness import Daemon, controller_info, dbus_call, python_client, stop_cleanly
+from harness import Daemon, controller_info, dbus_call, scan_with_client, stop_cleanly
 
 HCI0 = "/org/ubluetooth/hci0"
 ERR = "org.ubluetooth.Error."
@@ -24,40 +24,24 @@ def tearDownModule():
     stop_cleanly(daemon)
 
 
-# Advertises on hci0 with the given arguments, scans on hci1, prints each
-# result; then stops advertising.
-SCRIPT = """
-import queue
-import ubluetooth as bluetooth
+# Advertising set up on hci0 before hci1 scans, and taken down after.
+ADVERTISE = """
 adv = bluetooth.BLE('hci0')
 adv.active(True)
 adv.config(addr_mode={addr_mode})
 adv.gap_advertise(100000, {adv_data}, resp_data={resp_data}, connectable={connectable})
-scanner = bluetooth.BLE('hci1')
-scanner.active(True)
-events = queue.Queue()
-scanner.irq(lambda event, data: events.put((event, tuple(bytes(d) if isinstance(d, memoryview) else d for d in data))))
-scanner.gap_scan(1000, 30000, 30000, {active})
-while True:
-    event, data = events.get(timeout=15)
-    if event == 5:
-        print('result', data[0], data[1].hex(':'), data[2], data[4].hex() or '-', flush=True)
-    elif event == 6:
-        break
-print('mac', *adv.config('mac'))
+"""
+STOP_ADVERTISING = """
 adv.gap_advertise(None)
 adv.config(addr_mode=0)
 """
 
 
 def advertise_and_scan(adv_data, resp_data, connectable=True, active=True, addr_mode=0):
-    code = SCRIPT.format(adv_data=adv_data, resp_data=resp_data, connectable=connectable, active=active,
-                         addr_mode=addr_mode)
-    r = python_client(code)
-    if r.returncode != 0:
-        raise AssertionError(f"client failed:\n{r.stdout}\n{r.stderr}\n{daemon.log_text()[-3000:]}")
-    results = [line.split()[1:] for line in r.stdout.splitlines() if line.startswith("result")]
-    return results
+    """Results seen by hci1 as [addr_type, addr, adv_type, data hex]."""
+    setup = ADVERTISE.format(adv_data=adv_data, resp_data=resp_data, connectable=connectable, addr_mode=addr_mode)
+    results, _ = scan_with_client(daemon, "hci1", 1000, active, setup=setup, teardown=STOP_ADVERTISING)
+    return [[addr_type, addr, adv_type, data] for addr_type, addr, adv_type, _rssi, data in results]
 
 
 def hexbytes(h):

@@ -2,11 +2,10 @@
 advertising set up on hci1 by BlueZ's btmgmt (software written elsewhere)
 is seen by our scan on hci0 with the exact bytes and the right adv_type."""
 
-import queue
 import time
 import unittest
 
-from harness import Daemon, btmgmt, controller_info, dbus_call, python_client, stop_cleanly
+from harness import Daemon, btmgmt, busctl, controller_info, dbus_call, scan_with_client, stop_cleanly
 
 HCI0 = "/org/ubluetooth/hci0"
 ERR = "org.ubluetooth.Error."
@@ -25,34 +24,8 @@ def tearDownModule():
     stop_cleanly(daemon)
 
 
-# Runs in a client process: scans on hci0 and prints every event as a line.
-SCAN_SCRIPT = """
-import sys, time, queue
-import ubluetooth as bluetooth
-ble = bluetooth.BLE('hci0')
-ble.active(True)
-events = queue.Queue()
-ble.irq(lambda event, data: events.put((event, tuple(bytes(d) if isinstance(d, memoryview) else d for d in data))))
-started = time.monotonic()
-ble.gap_scan({duration}, 30000, 30000, {active})
-while True:
-    event, data = events.get(timeout=15)
-    if event == 5:
-        addr_type, addr, adv_type, rssi, adv_data = data
-        print('result', addr_type, addr.hex(':'), adv_type, rssi, adv_data.hex() or '-', flush=True)
-    elif event == 6:
-        print('done %.2f' % (time.monotonic() - started), flush=True)
-        break
-"""
-
-
 def scan(duration_ms, active):
-    r = python_client(SCAN_SCRIPT.format(duration=duration_ms, active=active))
-    if r.returncode != 0:
-        raise AssertionError(f"scan client failed:\n{r.stdout}\n{r.stderr}\n{daemon.log_text()[-3000:]}")
-    results = [line.split()[1:] for line in r.stdout.splitlines() if line.startswith("result")]
-    done = [float(line.split()[1]) for line in r.stdout.splitlines() if line.startswith("done")]
-    return results, done[0]
+    return scan_with_client(daemon, "hci0", duration_ms, active)
 
 
 class ScanInterop(unittest.TestCase):
@@ -117,6 +90,11 @@ class ScanControl(unittest.TestCase):
         time.sleep(0.5)
         self.assertEqual(dbus_call(HCI0, "GapScan", "a{sv}", {"duration_ms": ("u", 100)}), (True, ()))
         self.assertTrue(daemon.alive())
+
+    def test_dropped_events_counter_is_readable(self):
+        scan(200, False)
+        r = busctl("get-property", "org.ubluetooth", HCI0, "org.ubluetooth.BLE1", "DroppedEvents")
+        self.assertEqual(r.stdout.strip(), "t 0", r.stderr)  # the default rxbuf holds a short scan
 
     def test_scan_needs_the_radio(self):
         self.assertTrue(dbus_call(HCI0, "Active", "a{sv}", {"active": ("b", False)})[0])

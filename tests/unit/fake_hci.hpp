@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/timers.hpp"
+#include "gap/le_features.hpp"
 #include "hci/hci_client.hpp"
 
 namespace ubt::test {
@@ -67,6 +68,15 @@ inline FakeHciPort::Responder accepting_controller(bool extended) {
         return std::vector<Bytes>{command_complete_for(command, {0x00})};
     };
 }
+
+// A scripted controller with an HCI client and feature cache on top.
+struct HciFixture {
+    FakeHciPort port;
+    hci::HciClient hci{port, std::chrono::milliseconds(10)};
+    gap::LeFeatures features{hci};
+
+    explicit HciFixture(bool extended) { port.responder = accepting_controller(extended); }
+};
 
 class FakeTimers : public Timers {
 public:

@@ -13,13 +13,10 @@ using namespace ubt::hci;
 
 namespace {
 
-struct Fixture {
-    test::FakeHciPort port;
-    HciClient hci{port, std::chrono::milliseconds(10)};
-    gap::LeFeatures features{hci};
+struct Fixture : test::HciFixture {
     gap::Advertiser advertiser{hci, features};
 
-    explicit Fixture(bool extended) { port.responder = test::accepting_controller(extended); }
+    explicit Fixture(bool extended) : HciFixture(extended) {}
 };
 
 

@@ -13,16 +13,13 @@ using namespace ubt::hci;
 
 namespace {
 
-struct Fixture {
-    test::FakeHciPort port;
-    HciClient hci{port, std::chrono::milliseconds(10)};
+struct Fixture : test::HciFixture {
     test::FakeTimers timers;
-    gap::LeFeatures features{hci};
     std::vector<AdvReport> reports;
     int done = 0;
     gap::Scanner scanner{hci, features, timers, [this](const AdvReport& r) { reports.push_back(r); }, [this] { ++done; }};
 
-    explicit Fixture(bool extended) { port.responder = test::accepting_controller(extended); }
+    explicit Fixture(bool extended) : HciFixture(extended) {}
 };
 
 
