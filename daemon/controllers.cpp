@@ -8,7 +8,27 @@ namespace ubt::daemon {
 
 Controllers::Controllers(sdbus::IConnection& connection, EventLoop& loop, mgmt::MgmtClient& mgmt,
                          std::set<std::string> allowed)
-    : connection_(connection), loop_(loop), mgmt_(mgmt), allowed_(std::move(allowed)) {}
+    : connection_(connection), loop_(loop), mgmt_(mgmt), allowed_(std::move(allowed)), linker_(loop) {
+    try {
+        att_listener_ = std::make_unique<linux_bt::AttListener>(
+            loop, [this](const LeAddress& local, uint16_t handle, linux_bt::UniqueFd channel) {
+                accepted(local, handle, std::move(channel));
+            });
+    } catch (const std::system_error& e) {
+        spdlog::error("{}: the kernel will drop the links centrals make to us", e.what());
+    }
+}
+
+void Controllers::accepted(const LeAddress& local, uint16_t handle, linux_bt::UniqueFd channel) {
+    for (auto& [index, served] : served_) {
+        if (served.adapter->active() && served.adapter->identity() == local) {
+            served.adapter->attach_link(handle, std::make_unique<linux_bt::L2capLink>(loop_, std::move(channel), nullptr));
+            return;
+        }
+    }
+    spdlog::warn("an LE link to {} (handle {}) is on no controller we serve; left to the kernel",
+                 local.address.to_string(), handle);
+}
 
 Controllers::~Controllers() {
     for (auto& [index, served] : served_) loop_.unwatch(served.hci_socket->fd());
@@ -41,7 +61,7 @@ void Controllers::add(uint16_t index) {
         return;
     }
     s.hci = std::make_unique<hci::HciClient>(*s.hci_socket);
-    s.adapter = std::make_unique<ble::Adapter>(index, mgmt_, *info, *s.hci, loop_);
+    s.adapter = std::make_unique<ble::Adapter>(index, mgmt_, *info, *s.hci, linker_, loop_);
     s.object = std::make_unique<dbus::BleObject>(connection_, *s.adapter);
     loop_.watch(s.hci_socket->fd(), EPOLLIN, [this, index](uint32_t) {
         auto it = served_.find(index);

@@ -1,7 +1,8 @@
 #pragma once
 // The set of controllers the daemon serves: per kernel controller index, a
 // raw HCI socket, a ble::Adapter and its D-Bus object, added and removed as
-// the kernel reports them. Owns them all; event-loop thread only.
+// the kernel reports them; and the kernel channels that keep their LE links
+// up. Owns them all; event-loop thread only.
 
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -14,7 +15,9 @@
 #include "core/event_loop.hpp"
 #include "dbus/ble_object.hpp"
 #include "hci/hci_client.hpp"
+#include "linux/att_listener.hpp"
 #include "linux/hci_socket.hpp"
+#include "linux/l2cap_link.hpp"
 #include "mgmt/mgmt_client.hpp"
 
 namespace ubt::daemon {
@@ -46,11 +49,15 @@ private:
     void add(uint16_t index);
     void remove(uint16_t index);
     bool allowed(uint16_t index) const;
+    // An ATT channel of a link a central made to one of our controllers.
+    void accepted(const LeAddress& local, uint16_t handle, linux_bt::UniqueFd channel);
 
     sdbus::IConnection& connection_;
     EventLoop& loop_;
     mgmt::MgmtClient& mgmt_;
     std::set<std::string> allowed_;
+    linux_bt::L2capLinker linker_;
+    std::unique_ptr<linux_bt::AttListener> att_listener_;
     std::map<uint16_t, Served> served_;
 };
 

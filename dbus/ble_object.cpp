@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <type_traits>
+#include <variant>
+
 #include "core/error.hpp"
 #include "variant_convert.hpp"
 
@@ -12,7 +15,6 @@ namespace {
 constexpr const char* kErrorPrefix = "org.ubluetooth.Error.";
 
 // The topics of the parts still to come, named as their issues name them.
-constexpr const char* kGap = "GAP (advertising, scanning, connecting)";
 constexpr const char* kGatt = "GATT server and client";
 constexpr const char* kL2cap = "L2CAP connection-oriented channels";
 constexpr const char* kSecurity = "security (pairing, bonding, encryption)";
@@ -122,11 +124,28 @@ std::vector<uint8_t> address_bytes(const Address& a) { return {a.msb_first.begin
 
 void BleObject::flush_events() {
     while (auto event = adapter_.next_event()) {
-        if (auto* r = std::get_if<ble::ScanResult>(&*event)) {
-            emitScanResult(r->addr_type, address_bytes(r->addr), r->adv_type, r->rssi, r->adv_data);
-        } else if (std::holds_alternative<ble::ScanDone>(*event)) {
-            emitScanDone();
-        }
+        std::visit(
+            [this](const auto& e) {
+                using T = std::decay_t<decltype(e)>;
+                if constexpr (std::is_same_v<T, ble::ScanResult>) {
+                    emitScanResult(e.addr_type, address_bytes(e.addr), e.adv_type, e.rssi, e.adv_data);
+                } else if constexpr (std::is_same_v<T, ble::ScanDone>) {
+                    emitScanDone();
+                } else if constexpr (std::is_same_v<T, ble::CentralConnect>) {
+                    emitCentralConnect(e.conn_handle, e.addr_type, address_bytes(e.addr));
+                } else if constexpr (std::is_same_v<T, ble::CentralDisconnect>) {
+                    emitCentralDisconnect(e.conn_handle, e.addr_type, address_bytes(e.addr));
+                } else if constexpr (std::is_same_v<T, ble::PeripheralConnect>) {
+                    emitPeripheralConnect(e.conn_handle, e.addr_type, address_bytes(e.addr));
+                } else if constexpr (std::is_same_v<T, ble::PeripheralDisconnect>) {
+                    emitPeripheralDisconnect(e.conn_handle, e.addr_type, address_bytes(e.addr));
+                } else {
+                    static_assert(std::is_same_v<T, ble::ConnectionUpdate>);
+                    emitConnectionUpdate(e.conn_handle, e.conn_interval, e.conn_latency, e.supervision_timeout,
+                                         e.status);
+                }
+            },
+            *event);
     }
 }
 
@@ -144,13 +163,29 @@ void BleObject::GapAdvertise(const Options& options) {
         adapter_.gap_advertise(request);
     });
 }
-void BleObject::GapConnect(const uint8_t&, const std::vector<uint8_t>&, const Options&) {
-    guard("GapConnect", [] { not_implemented("gap_connect", kGap); });
+void BleObject::GapConnect(const uint8_t& addr_type, const std::vector<uint8_t>& addr, const Options& options) {
+    guard("GapConnect", [&] {
+        check_option_keys(options, {"scan_duration_ms", "min_conn_interval_us", "max_conn_interval_us"}, "GapConnect");
+        gap::ConnectRequest request;
+        request.peer = {addr_type, address_arg(addr, "addr")};
+        request.scan_duration_ms = uint_option(options, "scan_duration_ms").value_or(request.scan_duration_ms);
+        request.min_interval_us = uint_option(options, "min_conn_interval_us");
+        request.max_interval_us = uint_option(options, "max_conn_interval_us");
+        spdlog::info("{}: gap_connect({}, {})", adapter_.name(), addr_type, request.peer.address.to_string());
+        adapter_.gap_connect(request);
+    });
 }
-void BleObject::GapConnectCancel() { guard("GapConnectCancel", [] { not_implemented("gap_connect(None)", kGap); }); }
-bool BleObject::GapDisconnect(const uint16_t&) {
-    return guard("GapDisconnect", []() -> bool { not_implemented("gap_disconnect", kGap); });
+
+void BleObject::GapConnectCancel() { guard("GapConnectCancel", [&] { adapter_.gap_connect_cancel(); }); }
+
+bool BleObject::GapDisconnect(const uint16_t& conn_handle) {
+    return guard("GapDisconnect", [&] {
+        bool connected = adapter_.gap_disconnect(conn_handle);
+        spdlog::info("{}: gap_disconnect({}): {}", adapter_.name(), conn_handle, connected ? "disconnecting" : "not connected");
+        return connected;
+    });
 }
+
 void BleObject::GapPair(const uint16_t&) { guard("GapPair", [] { not_implemented("gap_pair", kSecurity); }); }
 void BleObject::GapPasskey(const uint16_t&, const uint32_t&, const uint32_t&) {
     guard("GapPasskey", [] { not_implemented("gap_passkey", kSecurity); });

@@ -37,11 +37,11 @@ private:
     uint64_t DroppedEvents() override;
     void GapScan(const Options& options) override;
     void GapAdvertise(const Options& options) override;
+    void GapConnect(const uint8_t& addr_type, const std::vector<uint8_t>& addr, const Options& options) override;
+    void GapConnectCancel() override;
+    bool GapDisconnect(const uint16_t& conn_handle) override;
 
     // Parts of the API still to be built answer NotImplemented.
-    void GapConnect(const uint8_t&, const std::vector<uint8_t>&, const Options&) override;
-    void GapConnectCancel() override;
-    bool GapDisconnect(const uint16_t&) override;
     void GapPair(const uint16_t&) override;
     void GapPasskey(const uint16_t&, const uint32_t&, const uint32_t&) override;
     std::vector<std::vector<uint16_t>> GattsRegisterServices(

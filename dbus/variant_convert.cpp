@@ -76,4 +76,14 @@ std::optional<uint32_t> uint_option(const Options& options, const char* key, uin
     return static_cast<uint32_t>(*v);
 }
 
+Address address_arg(const std::vector<uint8_t>& bytes, const char* name) {
+    if (bytes.size() != 6) {
+        throw BleError(ErrorCode::InvalidArgs,
+                       std::string(name) + " must be 6 bytes, not " + std::to_string(bytes.size()));
+    }
+    Address a;
+    std::copy(bytes.begin(), bytes.end(), a.msb_first.begin());
+    return a;
+}
+
 }  // namespace ubt::dbus

@@ -20,6 +20,9 @@ using Options = std::map<std::string, sdbus::Variant>;
 ble::ConfigValue from_variant(const std::string& key, const sdbus::Variant& value);
 sdbus::Variant to_variant(const ble::ConfigValue& value);
 
+// An address argument: exactly 6 bytes, most significant first.
+Address address_arg(const std::vector<uint8_t>& bytes, const char* name);
+
 // An options dict may hold only the keys a method documents.
 void check_option_keys(const Options& options, std::initializer_list<const char*> allowed,
                        const char* method);

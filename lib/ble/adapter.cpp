@@ -1,5 +1,6 @@
 #include "adapter.hpp"
 
+#include <algorithm>
 #include <random>
 
 #include "core/error.hpp"
@@ -7,6 +8,9 @@
 namespace ubt::ble {
 
 namespace {
+
+// 420 ms in units of 10 ms: the kernel's default supervision timeout.
+constexpr uint16_t kDefaultSupervisionTimeout = 42;
 
 const char* const kSecurityTopic = "security settings (pairing and bonding) are not built yet";
 
@@ -55,7 +59,7 @@ struct Adapter::Pending {
 };
 
 Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerInfo& info, hci::HciClient& hci,
-                 Timers& timers)
+                 gap::Linker& linker, Timers& timers)
     : index_(index),
       mgmt_(mgmt),
       public_address_(info.address),
@@ -72,7 +76,21 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
               events_.push(ScanResult{r.addr_type, r.address, r.adv_type, r.rssi, r.data});
           },
           [this] { events_.push(ScanDone{}); }),
-      advertiser_(hci, features_) {
+      advertiser_(hci, features_),
+      connections_(hci, linker, timers,
+                   {[this](bool central, uint16_t handle, const LeAddress& peer) {
+                        PeerEvent e{handle, peer.type, peer.address};
+                        if (central) events_.push(PeripheralConnect{e});
+                        else events_.push(CentralConnect{e});
+                    },
+                    [this](bool central, uint16_t handle, const LeAddress& peer) {
+                        PeerEvent e{handle, peer.type, peer.address};
+                        if (central) events_.push(PeripheralDisconnect{e});
+                        else events_.push(CentralDisconnect{e});
+                    },
+                    [this](const hci::ConnectionUpdate& u) {
+                        events_.push(ConnectionUpdate{u.handle, u.interval, u.latency, u.supervision_timeout, u.status});
+                    }}) {
     std::random_device rng;
     static_address_ = random_static_address(rng);
     for (auto& b : irk_) b = static_cast<uint8_t>(rng());
@@ -99,6 +117,7 @@ void Adapter::power_changed(uint32_t old_settings) {
     if ((old_settings & mgmt::setting::Powered) && !active()) {
         scanner_.on_power_off();
         advertiser_.on_power_off();
+        connections_.on_power_off();
         features_.forget();
     }
 }
@@ -168,16 +187,16 @@ void Adapter::change_address_mode(AddrMode mode) {
     settings_command(mgmt::set_powered(index_, true));
 }
 
-MacValue Adapter::identity() const {
-    if (has_public_address()) return {0, public_address_};
-    return {1, static_address_};
+LeAddress Adapter::identity() const {
+    if (addr_mode_ == AddrMode::Random || !has_public_address()) return {1, static_address_};
+    return {0, public_address_};
 }
 
 ConfigValue Adapter::config_get(const std::string& key) const {
     if (key == "mac") {
         require_active("config('mac')");
-        if (addr_mode_ == AddrMode::Random) return MacValue{1, static_address_};
-        return identity();
+        LeAddress id = identity();
+        return MacValue{id.type, id.address};
     }
     if (key == "addr_mode") return static_cast<int64_t>(addr_mode_);
     if (key == "gap_name") return gap_name_;
@@ -278,15 +297,46 @@ void Adapter::gap_scan(const std::optional<gap::ScanRequest>& request) {
         return;
     }
     require_active("gap_scan");
+    if (connections_.connecting()) {
+        throw BleError(ErrorCode::Busy, "a gap_connect is pending; scanning would disturb it (NimBLE refuses this too)");
+    }
     scanner_.start(*request);
+}
+
+void Adapter::gap_connect(const gap::ConnectRequest& request) {
+    require_active("gap_connect");
+    if (scanner_.scanning()) {
+        throw BleError(ErrorCode::Busy, "gap_connect while scanning: stop the scan first (NimBLE refuses this too)");
+    }
+    if (auto range = connections_.check(request)) {
+        // The kernel connects with the parameters it holds for the peer.
+        uint16_t timeout = std::max<uint16_t>(kDefaultSupervisionTimeout, static_cast<uint16_t>(range->max / 2 + 1));
+        mgmt_.checked(mgmt::load_conn_param(index_, {request.peer, range->min, range->max, 0, timeout}));
+    }
+    connections_.connect(request, identity());
+}
+
+void Adapter::gap_connect_cancel() { connections_.cancel(); }
+
+bool Adapter::gap_disconnect(uint16_t conn_handle) {
+    if (!active()) return false;
+    return connections_.disconnect(conn_handle);
+}
+
+void Adapter::attach_link(uint16_t conn_handle, std::unique_ptr<gap::Link> link) {
+    connections_.attach(conn_handle, std::move(link));
 }
 
 void Adapter::dispatch_hci_events() {
     while (auto event = hci_.next_event()) {
-        if (event->code != hci::ev::LeMeta) continue;
-        if (auto meta = hci::decode_le_meta(event->params)) {
-            scanner_.on_le_meta(*meta);
-            advertiser_.on_le_meta(*meta);
+        if (event->code == hci::ev::DisconnectionComplete) {
+            connections_.on_disconnection_complete(event->params);
+        } else if (event->code == hci::ev::LeMeta) {
+            if (auto meta = hci::decode_le_meta(event->params)) {
+                scanner_.on_le_meta(*meta);
+                advertiser_.on_le_meta(*meta);
+                connections_.on_le_meta(*meta);
+            }
         }
     }
 }

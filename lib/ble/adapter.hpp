@@ -15,6 +15,7 @@
 #include "core/timers.hpp"
 #include "event_queue.hpp"
 #include "gap/advertiser.hpp"
+#include "gap/connections.hpp"
 #include "gap/le_features.hpp"
 #include "gap/scanner.hpp"
 #include "hci/hci_client.hpp"
@@ -28,7 +29,7 @@ enum class AddrMode : uint8_t { Public = 0, Random = 1, Rpa = 2, Nrpa = 3 };
 class Adapter {
 public:
     Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerInfo& info, hci::HciClient& hci,
-            Timers& timers);
+            gap::Linker& linker, Timers& timers);
 
     uint16_t index() const { return index_; }
     std::string name() const { return "hci" + std::to_string(index_); }
@@ -45,6 +46,17 @@ public:
     void gap_advertise(const std::optional<gap::AdvertiseRequest>& request);
     // gap_scan(): nullopt stops a running scan.
     void gap_scan(const std::optional<gap::ScanRequest>& request);
+    void gap_connect(const gap::ConnectRequest& request);
+    // gap_connect(None).
+    void gap_connect_cancel();
+    // False when the handle is not connected.
+    bool gap_disconnect(uint16_t conn_handle);
+
+    // The address the kernel knows this controller by on LE links: public,
+    // or the static random address in addr_mode 1 or without a public one.
+    LeAddress identity() const;
+    // The kernel channel of a connection a central made to us.
+    void attach_link(uint16_t conn_handle, std::unique_ptr<gap::Link> link);
 
     // New Settings and Local Name Changed events for this controller.
     void on_mgmt_event(const mgmt::Frame& frame);
@@ -70,7 +82,6 @@ private:
     // Runs a command whose reply is Current_Settings and keeps them.
     void settings_command(const mgmt::Frame& cmd);
     bool has_public_address() const { return !public_address_.is_zero(); }
-    MacValue identity() const;
     void require_active(const char* method) const;
     gap::OwnAddress advertising_address() const;
     void power_changed(uint32_t old_settings);
@@ -92,6 +103,7 @@ private:
     gap::LeFeatures features_;
     gap::Scanner scanner_;
     gap::Advertiser advertiser_;
+    gap::Connections connections_;
 };
 
 }  // namespace ubt::ble

@@ -1,7 +1,8 @@
 #pragma once
 // The adapter's bounded event buffer (config 'rxbuf'): events wait here
 // until the D-Bus side sends them. A data event (a scan result) that does
-// not fit is dropped and counted; state events (scan done) always go in.
+// not fit is dropped and counted; state events (scan done, connections)
+// always go in.
 // Nothing ever blocks. Event-loop thread only.
 
 #include <cstddef>

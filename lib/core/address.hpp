@@ -28,4 +28,12 @@ struct Address {
     bool operator==(const Address&) const = default;
 };
 
+// An LE address with its type as ubluetooth numbers it: 0 public, 1 random.
+struct LeAddress {
+    uint8_t type = 0;
+    Address address;
+
+    bool operator==(const LeAddress&) const = default;
+};
+
 }  // namespace ubt

@@ -12,6 +12,12 @@ Bytes command_packet(uint16_t opcode, ByteView params) {
     return w.take();
 }
 
+Bytes disconnect(uint16_t handle, uint8_t reason) {
+    ByteWriter w;
+    w.u16le(handle).u8(reason);
+    return command_packet(op::Disconnect, w.data());
+}
+
 Bytes le_read_local_features() { return command_packet(op::LeReadLocalFeatures); }
 
 Bytes le_set_scan_parameters(const ScanParameters& p) {
@@ -198,7 +204,7 @@ std::optional<ConnectionComplete> decode_connection_complete(const LeMeta& meta)
     ByteReader r(meta.params);
     ConnectionComplete c;
     c.status = r.u8();
-    c.handle = r.u16le();
+    c.handle = r.u16le() & kHandleMask;
     c.role = r.u8();
     c.peer_addr_type = r.u8() & 0x01;
     c.peer = Address::from_le(r.bytes(6));
@@ -207,6 +213,29 @@ std::optional<ConnectionComplete> decode_connection_complete(const LeMeta& meta)
     r.skip(2 + 2 + 2 + 1);  // interval, latency, supervision timeout, clock accuracy
     if (!r.done()) return std::nullopt;
     return c;
+}
+
+std::optional<DisconnectionComplete> decode_disconnection_complete(ByteView params) {
+    ByteReader r(params);
+    DisconnectionComplete d;
+    d.status = r.u8();
+    d.handle = r.u16le() & kHandleMask;
+    d.reason = r.u8();
+    if (!r.done()) return std::nullopt;
+    return d;
+}
+
+std::optional<ConnectionUpdate> decode_connection_update(const LeMeta& meta) {
+    if (meta.subevent != le_ev::ConnectionUpdateComplete) return std::nullopt;
+    ByteReader r(meta.params);
+    ConnectionUpdate u;
+    u.status = r.u8();
+    u.handle = r.u16le() & kHandleMask;
+    u.interval = r.u16le();
+    u.latency = r.u16le();
+    u.supervision_timeout = r.u16le();
+    if (!r.done()) return std::nullopt;
+    return u;
 }
 
 uint8_t adv_type_of_ext(uint16_t event_type) {

@@ -52,6 +52,9 @@ Bytes le_set_ext_adv_data(ByteView data);
 Bytes le_set_ext_scan_rsp_data(ByteView data);
 Bytes le_set_ext_adv_enable(bool enable);
 
+// Disconnect (Link Control): ends the connection with the given reason.
+Bytes disconnect(uint16_t handle, uint8_t reason);
+
 // An event packet: type 0x04, event code, parameter length, parameters.
 struct Event {
     uint8_t code;
@@ -101,6 +104,23 @@ struct ConnectionComplete {
     Address peer;
 };
 std::optional<ConnectionComplete> decode_connection_complete(const LeMeta& meta);
+
+struct DisconnectionComplete {
+    uint8_t status;
+    uint16_t handle;
+    uint8_t reason;
+};
+std::optional<DisconnectionComplete> decode_disconnection_complete(ByteView params);
+
+// LE Connection Update Complete: the parameters now in use.
+struct ConnectionUpdate {
+    uint8_t status;
+    uint16_t handle;
+    uint16_t interval;             // units of 1.25 ms
+    uint16_t latency;              // connection events
+    uint16_t supervision_timeout;  // units of 10 ms
+};
+std::optional<ConnectionUpdate> decode_connection_update(const LeMeta& meta);
 
 // The ubluetooth adv_type (0..4) of an extended report's Event_Type.
 uint8_t adv_type_of_ext(uint16_t event_type);

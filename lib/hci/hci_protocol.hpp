@@ -12,6 +12,7 @@ constexpr uint8_t kEventPacket = 0x04;
 constexpr uint16_t opcode(uint16_t ogf, uint16_t ocf) { return static_cast<uint16_t>((ogf << 10) | ocf); }
 
 namespace op {
+constexpr uint16_t Disconnect = opcode(0x01, 0x0006);
 constexpr uint16_t LeReadLocalFeatures = opcode(0x08, 0x0003);
 constexpr uint16_t LeSetRandomAddress = opcode(0x08, 0x0005);
 constexpr uint16_t LeSetAdvParameters = opcode(0x08, 0x0006);
@@ -30,6 +31,7 @@ constexpr uint16_t LeSetExtScanEnable = opcode(0x08, 0x0042);
 }  // namespace op
 
 namespace ev {
+constexpr uint8_t DisconnectionComplete = 0x05;
 constexpr uint8_t CommandComplete = 0x0e;
 constexpr uint8_t CommandStatus = 0x0f;
 constexpr uint8_t LeMeta = 0x3e;
@@ -38,10 +40,21 @@ constexpr uint8_t LeMeta = 0x3e;
 namespace le_ev {
 constexpr uint8_t ConnectionComplete = 0x01;
 constexpr uint8_t AdvertisingReport = 0x02;
+constexpr uint8_t ConnectionUpdateComplete = 0x03;
 constexpr uint8_t EnhancedConnectionComplete = 0x0a;
 constexpr uint8_t ExtAdvertisingReport = 0x0d;
 constexpr uint8_t AdvSetTerminated = 0x12;
 }  // namespace le_ev
+
+// Connection handles are 12 bits; the top bits of the field are reserved.
+constexpr uint16_t kHandleMask = 0x0fff;
+
+// Role of a connection complete event.
+constexpr uint8_t kRoleCentral = 0x00;
+constexpr uint8_t kRolePeripheral = 0x01;
+
+// Error code sent with Disconnect when the user ends a connection.
+constexpr uint8_t kRemoteUserTerminated = 0x13;
 
 // Legacy advertising PDU types of LE Set Advertising Parameters.
 namespace adv_pdu {

@@ -18,9 +18,11 @@ namespace {
 HciSocket::HciSocket(uint16_t index) {
     fd_ = UniqueFd(::socket(PF_BLUETOOTH, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, BTPROTO_HCI));
     if (!fd_) fail("cannot open a raw HCI socket");
-    // Only events: command replies and LE meta events (advertising reports).
+    // Only events: command replies, disconnections and LE meta events
+    // (advertising reports, connections).
     hci_filter filter{};
     hci_filter_set_ptype(HCI_EVENT_PKT, &filter);
+    hci_filter_set_event(EVT_DISCONN_COMPLETE, &filter);
     hci_filter_set_event(EVT_CMD_COMPLETE, &filter);
     hci_filter_set_event(EVT_CMD_STATUS, &filter);
     hci_filter_set_event(EVT_LE_META_EVENT, &filter);

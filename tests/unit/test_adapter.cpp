@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 #include "error_of.hpp"
 #include "fake_hci.hpp"
+#include "fake_link.hpp"
 #include "fake_mgmt_port.hpp"
 
 using namespace ubt;
@@ -60,9 +61,10 @@ struct Fixture {
     test::FakeHciPort hci_port;
     hci::HciClient hci{hci_port, std::chrono::milliseconds(10)};
     test::FakeTimers timers;
+    test::FakeLinker linker;
     ble::Adapter adapter;
 
-    explicit Fixture(Address address = kPublic) : adapter(0, mgmt, info_with(address), hci, timers) {
+    explicit Fixture(Address address = kPublic) : adapter(0, mgmt, info_with(address), hci, linker, timers) {
         port.responder = [this](const Frame& f) { return controller(f); };
         hci_port.responder = test::accepting_controller(false);
     }
@@ -90,7 +92,7 @@ TEST_CASE("active(True) on a controller without LE is NotSupported") {
     Fixture fx;
     ControllerInfo info = info_with(kPublic);
     info.supported_settings = setting::Powered | setting::BrEdr;
-    ble::Adapter classic(1, fx.mgmt, info, fx.hci, fx.timers);
+    ble::Adapter classic(1, fx.mgmt, info, fx.hci, fx.linker, fx.timers);
     CHECK(error_of([&] { classic.set_active(true); }) == ErrorCode::NotSupported);
     CHECK(fx.controller.opcodes.empty());
 }
@@ -225,6 +227,49 @@ TEST_CASE("New Settings and Local Name Changed events update the adapter") {
     CHECK(std::get<std::string>(fx.adapter.config_get("gap_name")) == "x");
     fx.adapter.on_mgmt_event({ev::NewSettings, 0, Bytes{0x00}});  // truncated: ignored
     CHECK(fx.adapter.active());
+}
+
+TEST_CASE("gap_connect loads the asked intervals for the peer, then connects from our identity") {
+    Fixture fx;
+    gap::ConnectRequest r;
+    r.peer = {0, *Address::parse("00:AA:01:01:00:42")};
+    CHECK(error_of([&] { fx.adapter.gap_connect(r); }) == ErrorCode::NotActive);
+    fx.adapter.set_active(true);
+    fx.port.sent.clear();
+    r.min_interval_us = 30000;
+    r.max_interval_us = 1000000;
+    fx.adapter.gap_connect(r);
+    REQUIRE(fx.port.sent.size() == 1);
+    // 30 ms and 1 s in 1.25 ms units; supervision timeout above twice the
+    // longest interval, in 10 ms units.
+    CHECK(fx.port.sent[0] == encode_frame(load_conn_param(0, {r.peer, 24, 800, 0, 401})));
+    REQUIRE(fx.linker.calls.size() == 1);
+    CHECK(fx.linker.calls[0].local == LeAddress{0, kPublic});
+
+    // Scanning and connecting exclude each other, as on NimBLE.
+    CHECK(error_of([&] { fx.adapter.gap_scan(gap::ScanRequest{}); }) == ErrorCode::Busy);
+    fx.adapter.gap_connect_cancel();
+    fx.adapter.gap_scan(gap::ScanRequest{});
+    fx.port.sent.clear();
+    CHECK(error_of([&] { fx.adapter.gap_connect(r); }) == ErrorCode::Busy);
+    CHECK(fx.port.sent.empty());  // nothing loaded for a refused call
+    CHECK(fx.linker.calls.size() == 1);
+}
+
+TEST_CASE("links use the static address as identity in addr_mode 1") {
+    Fixture fx;
+    fx.adapter.set_active(true);
+    CHECK(fx.adapter.identity() == LeAddress{0, kPublic});
+    fx.adapter.config_set({{"addr_mode", int64_t{1}}});
+    auto mac = std::get<ble::MacValue>(fx.adapter.config_get("mac"));
+    CHECK(fx.adapter.identity() == LeAddress{1, mac.address});
+}
+
+TEST_CASE("gap_disconnect on an unknown handle or an inactive radio is False") {
+    Fixture fx;
+    CHECK_FALSE(fx.adapter.gap_disconnect(0x40));
+    fx.adapter.set_active(true);
+    CHECK_FALSE(fx.adapter.gap_disconnect(0x40));
 }
 
 void refusing(Fixture& fx, uint16_t refused) {

@@ -143,3 +143,70 @@ TEST_CASE("extended advertising reports") {
     CHECK(decode_ext_adv_reports(ext_report(0x0013, {}, 0x03))->front().addr_type == 1);  // resolved random identity
     CHECK(decode_ext_adv_reports(ext_report(0x0000, {}, 0xff))->empty());  // anonymous: skipped
 }
+
+TEST_CASE("Disconnect and Disconnection Complete") {
+    CHECK(disconnect(0x0040, kRemoteUserTerminated) == Bytes{
+        0x01, 0x06, 0x04, 0x03,  // opcode 0x0406, 3 parameter bytes
+        0x40, 0x00,              // handle 0x0040
+        0x13,                    // remote user terminated connection
+    });
+    const Bytes dc{0x00, 0x41, 0x20, 0x08};  // success, handle 0x041 with flag bits set, supervision timeout
+    auto d = decode_disconnection_complete(dc);
+    REQUIRE(d);
+    CHECK(d->status == 0);
+    CHECK(d->handle == 0x0041);  // the top four bits are not part of the handle
+    CHECK(d->reason == 0x08);
+    for (size_t n = 0; n < dc.size(); ++n) CHECK_FALSE(decode_disconnection_complete(ByteView(dc).first(n)));
+    CHECK_FALSE(decode_disconnection_complete(Bytes{0x00, 0x41, 0x00, 0x08, 0x00}));
+}
+
+TEST_CASE("LE Connection Complete, legacy and enhanced") {
+    const Bytes legacy{
+        0x00,                                // success
+        0x40, 0x00,                          // handle
+        0x01,                                // role: peripheral
+        0x01,                                // peer address type: random
+        0x55, 0x44, 0x33, 0x22, 0x11, 0xc0,  // peer address
+        0x28, 0x00, 0x00, 0x00, 0x2a, 0x00,  // interval, latency, supervision timeout
+        0x00,                                // clock accuracy
+    };
+    auto c = decode_connection_complete({le_ev::ConnectionComplete, legacy});
+    REQUIRE(c);
+    CHECK(c->handle == 0x0040);
+    CHECK(c->role == kRolePeripheral);
+    CHECK(c->peer_addr_type == 1);
+    CHECK(c->peer == *Address::parse("C0:11:22:33:44:55"));
+    for (size_t n = 0; n < legacy.size(); ++n) {
+        CHECK_FALSE(decode_connection_complete({le_ev::ConnectionComplete, Bytes(legacy.begin(), legacy.begin() + n)}));
+    }
+    Bytes enhanced(legacy.begin(), legacy.begin() + 11);
+    enhanced[4] = 0x02;  // public identity address, resolved from an RPA
+    for (int i = 0; i < 12; ++i) enhanced.push_back(0xee);  // local and peer private addresses
+    for (size_t i = 11; i < legacy.size(); ++i) enhanced.push_back(legacy[i]);
+    auto e = decode_connection_complete({le_ev::EnhancedConnectionComplete, enhanced});
+    REQUIRE(e);
+    CHECK(e->peer_addr_type == 0);  // identity types 2 and 3 read as public and random
+    CHECK(e->peer == c->peer);
+    CHECK_FALSE(decode_connection_complete({le_ev::EnhancedConnectionComplete, legacy}));
+    CHECK_FALSE(decode_connection_complete({le_ev::AdvertisingReport, legacy}));
+}
+
+TEST_CASE("LE Connection Update Complete") {
+    const Bytes u{
+        0x00,        // success
+        0x40, 0x00,  // handle
+        0x18, 0x00,  // interval 30 ms
+        0x02, 0x00,  // latency 2
+        0x64, 0x00,  // supervision timeout 1 s
+    };
+    auto d = decode_connection_update({le_ev::ConnectionUpdateComplete, u});
+    REQUIRE(d);
+    CHECK(d->handle == 0x40);
+    CHECK(d->interval == 0x18);
+    CHECK(d->latency == 2);
+    CHECK(d->supervision_timeout == 0x64);
+    CHECK_FALSE(decode_connection_update({le_ev::ConnectionComplete, u}));
+    for (size_t n = 0; n < u.size(); ++n) {
+        CHECK_FALSE(decode_connection_update({le_ev::ConnectionUpdateComplete, Bytes(u.begin(), u.begin() + n)}));
+    }
+}

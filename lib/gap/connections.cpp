@@ -1,0 +1,168 @@
+#include "connections.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "core/error.hpp"
+
+namespace ubt::gap {
+
+namespace {
+
+[[noreturn]] void invalid(const std::string& message) { throw BleError(ErrorCode::InvalidArgs, message); }
+
+constexpr uint32_t kIntervalUnitUs = 1250;
+constexpr size_t kMaxAbandoned = 8;
+// HCI statuses after which a Disconnect still ends in Disconnection Complete.
+constexpr uint8_t kUnknownConnection = 0x02;
+constexpr uint8_t kCommandDisallowed = 0x0c;
+
+}  // namespace
+
+Connections::Connections(hci::HciClient& hci, Linker& linker, Timers& timers, ConnectionEvents events)
+    : hci_(hci), linker_(linker), timers_(timers), events_(std::move(events)) {}
+
+Connections::~Connections() {
+    if (attempt_) timers_.cancel(attempt_->timer);
+}
+
+bool Connections::connected_to(const LeAddress& peer) const {
+    return std::any_of(connections_.begin(), connections_.end(),
+                       [&](const auto& entry) { return entry.second.peer == peer; });
+}
+
+std::optional<IntervalRange> Connections::check(const ConnectRequest& request) const {
+    if (request.peer.type > 1) {
+        invalid("addr_type must be 0 (public) or 1 (random), not " + std::to_string(request.peer.type));
+    }
+    std::optional<IntervalRange> range;
+    if (request.min_interval_us || request.max_interval_us) {
+        uint32_t min_us = request.min_interval_us.value_or(*request.max_interval_us);
+        uint32_t max_us = request.max_interval_us.value_or(min_us);
+        for (uint32_t us : {min_us, max_us}) {
+            if (us < kMinIntervalUs || us > kMaxIntervalUs) {
+                invalid("connection intervals must be between 7500 and 4000000 us, not " + std::to_string(us));
+            }
+        }
+        if (min_us > max_us) invalid("min_conn_interval_us is greater than max_conn_interval_us");
+        range = IntervalRange{static_cast<uint16_t>(min_us / kIntervalUnitUs),
+                              static_cast<uint16_t>(max_us / kIntervalUnitUs)};
+    }
+    if (attempt_) throw BleError(ErrorCode::InProgress, "a gap_connect is already pending; cancel it with gap_connect(None)");
+    if (connected_to(request.peer)) {
+        throw BleError(ErrorCode::Busy, "already connected to " + request.peer.address.to_string());
+    }
+    return range;
+}
+
+void Connections::connect(const ConnectRequest& request, const LeAddress& local) {
+    check(request);
+    uint64_t id = next_attempt_id_++;
+    auto link = linker_.connect(local, request.peer, [this, id] {
+        if (attempt_ && attempt_->id == id) fail_attempt();
+    });
+    uint32_t duration = request.scan_duration_ms ? request.scan_duration_ms : kDefaultScanDurationMs;
+    Timers::Id timer = timers_.start(std::chrono::milliseconds(duration), [this, id] {
+        if (!attempt_ || attempt_->id != id) return;
+        attempt_->timer = 0;
+        fail_attempt();
+    });
+    std::erase(abandoned_, request.peer);  // this attempt owns whatever the controller completes now
+    attempt_ = Attempt{id, request.peer, std::move(link), timer};
+}
+
+void Connections::cancel() {
+    if (!attempt_) throw BleError(ErrorCode::NotFound, "no gap_connect is pending");
+    fail_attempt();
+}
+
+void Connections::fail_attempt() {
+    Attempt a = std::move(*attempt_);
+    attempt_.reset();
+    timers_.cancel(a.timer);
+    a.link.reset();  // closing the channel makes the kernel stop connecting
+    if (abandoned_.size() == kMaxAbandoned) abandoned_.erase(abandoned_.begin());
+    abandoned_.push_back(a.peer);
+    events_.disconnected(true, kNoHandle, a.peer);
+}
+
+bool Connections::disconnect(uint16_t handle) {
+    if (!connections_.count(handle)) return false;
+    auto result = hci_.command(hci::disconnect(handle, hci::kRemoteUserTerminated));
+    // Unknown connection or disallowed: the link is already going, and its
+    // Disconnection Complete is on its way.
+    if (result.status != 0 && result.status != kUnknownConnection && result.status != kCommandDisallowed) {
+        throw BleError(ErrorCode::Failed, std::string("the controller refused Disconnect: ") +
+                                              hci::status_name(result.status));
+    }
+    return true;
+}
+
+void Connections::attach(uint16_t handle, std::unique_ptr<Link> link) {
+    if (auto it = connections_.find(handle); it != connections_.end()) {
+        it->second.link = std::move(link);
+    } else {
+        unclaimed_links_[handle] = std::move(link);
+    }
+}
+
+void Connections::on_le_meta(const hci::LeMeta& meta) {
+    if (auto c = hci::decode_connection_complete(meta)) {
+        on_connection_complete(*c);
+    } else if (auto u = hci::decode_connection_update(meta)) {
+        if (connections_.count(u->handle)) events_.updated(*u);
+    }
+}
+
+void Connections::on_connection_complete(const hci::ConnectionComplete& c) {
+    // A failed attempt of ours also ends its channel, which reports it.
+    if (c.status != 0) return;
+    LeAddress peer{c.peer_addr_type, c.peer};
+    std::unique_ptr<Link> link;
+    if (auto it = unclaimed_links_.find(c.handle); it != unclaimed_links_.end()) {
+        link = std::move(it->second);
+        unclaimed_links_.erase(it);
+    }
+    bool central = c.role == hci::kRoleCentral;
+    if (central && attempt_ && attempt_->peer == peer) {
+        timers_.cancel(attempt_->timer);
+        link = std::move(attempt_->link);
+        attempt_.reset();
+    } else if (central && std::find(abandoned_.begin(), abandoned_.end(), peer) != abandoned_.end()) {
+        // Completed after we reported it failed: end it quietly.
+        std::erase(abandoned_, peer);
+        discarding_.insert(c.handle);
+        try {
+            hci_.command(hci::disconnect(c.handle, hci::kRemoteUserTerminated));
+        } catch (const BleError&) {
+            // Without a channel the kernel ends the link by itself soon.
+        }
+        return;
+    }
+    connections_[c.handle] = Connection{central, peer, std::move(link)};
+    events_.connected(central, c.handle, peer);
+}
+
+void Connections::on_disconnection_complete(ByteView params) {
+    auto d = hci::decode_disconnection_complete(params);
+    if (!d || d->status != 0) return;
+    unclaimed_links_.erase(d->handle);
+    if (discarding_.erase(d->handle)) return;
+    auto it = connections_.find(d->handle);
+    if (it == connections_.end()) return;
+    Connection c = std::move(it->second);
+    connections_.erase(it);
+    events_.disconnected(c.we_are_central, d->handle, c.peer);
+}
+
+void Connections::on_power_off() {
+    if (attempt_) fail_attempt();
+    auto ended = std::move(connections_);
+    connections_.clear();
+    unclaimed_links_.clear();
+    abandoned_.clear();
+    discarding_.clear();
+    for (auto& [handle, c] : ended) events_.disconnected(c.we_are_central, handle, c.peer);
+}
+
+}  // namespace ubt::gap

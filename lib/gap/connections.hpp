@@ -1,0 +1,115 @@
+#pragma once
+// The LE connections of one controller: gap_connect() as central (with its
+// timeout and cancel), connections made to us, gap_disconnect(), and the
+// connect, disconnect and parameter-update events, all keyed by the HCI
+// connection handle. The HCI events are the source of truth; the kernel
+// channels (Links) only keep the links up. Event-loop thread only; borrows
+// the HCI client, the linker and the timers.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "core/address.hpp"
+#include "core/timers.hpp"
+#include "hci/hci_client.hpp"
+#include "link.hpp"
+
+namespace ubt::gap {
+
+struct ConnectRequest {
+    LeAddress peer;
+    uint32_t scan_duration_ms = 2000;  // 0: 30 s, as NimBLE does
+    std::optional<uint32_t> min_interval_us;
+    std::optional<uint32_t> max_interval_us;
+};
+
+// Connection interval in units of 1.25 ms.
+struct IntervalRange {
+    uint16_t min;
+    uint16_t max;
+};
+
+struct ConnectionEvents {
+    // we_are_central: true for a gap_connect() link (_IRQ_PERIPHERAL_*),
+    // false for a central that connected to us (_IRQ_CENTRAL_*).
+    std::function<void(bool we_are_central, uint16_t handle, const LeAddress& peer)> connected;
+    std::function<void(bool we_are_central, uint16_t handle, const LeAddress& peer)> disconnected;
+    std::function<void(const hci::ConnectionUpdate& update)> updated;
+};
+
+class Connections {
+public:
+    // The handle of a connect that failed, timed out or was cancelled:
+    // there is no connection, so no real handle (NimBLE reports the same).
+    static constexpr uint16_t kNoHandle = 0xffff;
+    static constexpr uint32_t kDefaultScanDurationMs = 30000;
+    // 7.5 ms to 4 s, in microseconds.
+    static constexpr uint32_t kMinIntervalUs = 7500;
+    static constexpr uint32_t kMaxIntervalUs = 4000000;
+
+    Connections(hci::HciClient& hci, Linker& linker, Timers& timers, ConnectionEvents events);
+    ~Connections();
+    Connections(const Connections&) = delete;
+    Connections& operator=(const Connections&) = delete;
+
+    // Throws BleError: InvalidArgs for a bad request, InProgress while
+    // another connect is pending, Busy when already connected to the peer.
+    // Returns the interval range asked for, if any.
+    std::optional<IntervalRange> check(const ConnectRequest& request) const;
+    // Starts connecting as central; PERIPHERAL_CONNECT or (with kNoHandle)
+    // PERIPHERAL_DISCONNECT follows. local: our identity address.
+    void connect(const ConnectRequest& request, const LeAddress& local);
+    // gap_connect(None). Throws BleError(NotFound) when nothing is pending.
+    void cancel();
+    // False for a handle that is not connected.
+    bool disconnect(uint16_t handle);
+    // The kernel channel of a connection made to us.
+    void attach(uint16_t handle, std::unique_ptr<Link> link);
+
+    void on_le_meta(const hci::LeMeta& meta);
+    void on_disconnection_complete(ByteView params);
+    // Powered off: every connection and attempt has ended.
+    void on_power_off();
+
+    bool connecting() const { return attempt_.has_value(); }
+    size_t count() const { return connections_.size(); }
+
+private:
+    struct Connection {
+        bool we_are_central;
+        LeAddress peer;
+        std::unique_ptr<Link> link;
+    };
+    struct Attempt {
+        uint64_t id;
+        LeAddress peer;
+        std::unique_ptr<Link> link;
+        Timers::Id timer;
+    };
+
+    void on_connection_complete(const hci::ConnectionComplete& c);
+    // Ends the pending attempt and reports it failed.
+    void fail_attempt();
+    bool connected_to(const LeAddress& peer) const;
+
+    hci::HciClient& hci_;
+    Linker& linker_;
+    Timers& timers_;
+    ConnectionEvents events_;
+    uint64_t next_attempt_id_ = 1;
+    std::optional<Attempt> attempt_;
+    std::map<uint16_t, Connection> connections_;
+    // Channels accepted before their connection's HCI event was read.
+    std::map<uint16_t, std::unique_ptr<Link>> unclaimed_links_;
+    // Peers of attempts given up that the controller may still complete.
+    std::vector<LeAddress> abandoned_;
+    // Late connections to abandoned peers, being ended without events.
+    std::set<uint16_t> discarding_;
+};
+
+}  // namespace ubt::gap

@@ -1,0 +1,58 @@
+#include "att_listener.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <string>
+#include <system_error>
+
+#include "l2cap_address.hpp"
+
+namespace ubt::linux_bt {
+
+namespace {
+
+UniqueFd listen_att(uint8_t address_type) {
+    UniqueFd fd(::socket(PF_BLUETOOTH, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, BTPROTO_L2CAP));
+    if (!fd) throw std::system_error(errno, std::generic_category(), "cannot open an L2CAP socket");
+    sockaddr_l2 any = att_address({address_type, Address{}});
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&any), sizeof any) < 0) {
+        throw std::system_error(errno, std::generic_category(), "cannot bind the ATT listener");
+    }
+    if (::listen(fd.get(), 8) < 0) throw std::system_error(errno, std::generic_category(), "cannot listen for ATT");
+    return fd;
+}
+
+}  // namespace
+
+AttListener::AttListener(EventLoop& loop, Accepted on_accepted)
+    : loop_(loop), on_accepted_(std::move(on_accepted)), public_(listen_att(0)), random_(listen_att(1)) {
+    for (int fd : {public_.get(), random_.get()}) {
+        loop_.watch(fd, EPOLLIN, [this, fd](uint32_t) { accept_from(fd); });
+    }
+}
+
+AttListener::~AttListener() {
+    loop_.unwatch(public_.get());
+    loop_.unwatch(random_.get());
+}
+
+void AttListener::accept_from(int listener) {
+    for (;;) {
+        sockaddr_l2 peer{};
+        socklen_t len = sizeof peer;
+        UniqueFd channel(::accept4(listener, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (!channel) return;  // EAGAIN: all taken; other errors concern one channel only
+        sockaddr_l2 local{};
+        len = sizeof local;
+        l2cap_conninfo info{};
+        socklen_t info_len = sizeof info;
+        if (::getsockname(channel.get(), reinterpret_cast<sockaddr*>(&local), &len) < 0 ||
+            ::getsockopt(channel.get(), SOL_L2CAP, L2CAP_CONNINFO, &info, &info_len) < 0) {
+            continue;  // the link went away already
+        }
+        on_accepted_(le_address_of(local), info.hci_handle, std::move(channel));
+    }
+}
+
+}  // namespace ubt::linux_bt

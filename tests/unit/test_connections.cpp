@@ -1,0 +1,259 @@
+// gap_connect(), connections made to us, gap_disconnect() and their events
+// over a scripted controller and a fake linker.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "core/error.hpp"
+#include "error_of.hpp"
+#include "fake_hci.hpp"
+#include "fake_link.hpp"
+#include "gap/connections.hpp"
+
+using namespace ubt;
+using test::error_of;
+using namespace ubt::hci;
+
+namespace {
+
+const LeAddress kLocal{0, *Address::parse("00:AA:01:00:00:23")};
+const LeAddress kPeer{1, *Address::parse("C0:11:22:33:44:55")};
+const LeAddress kOther{0, *Address::parse("00:AA:01:01:00:42")};
+
+struct Fixture : test::HciFixture {
+    test::FakeTimers timers;
+    test::FakeLinker linker;
+    std::vector<std::string> events;
+    gap::Connections connections{
+        hci, linker, timers,
+        {[this](bool central, uint16_t h, const LeAddress& p) { record(central ? "peripheral_connect" : "central_connect", h, p); },
+         [this](bool central, uint16_t h, const LeAddress& p) {
+             record(central ? "peripheral_disconnect" : "central_disconnect", h, p);
+         },
+         [this](const ConnectionUpdate& u) {
+             events.push_back("update " + std::to_string(u.handle) + " " + std::to_string(u.interval) + " " +
+                              std::to_string(u.latency) + " " + std::to_string(u.supervision_timeout) + " " +
+                              std::to_string(u.status));
+         }}};
+
+    Fixture() : HciFixture(false) {}
+
+    void record(const char* what, uint16_t handle, const LeAddress& peer) {
+        events.push_back(std::string(what) + " " + std::to_string(handle) + " " + std::to_string(peer.type) + " " +
+                         peer.address.to_string());
+    }
+    // LE Connection Complete as the controller reports it.
+    void complete(uint16_t handle, uint8_t role, const LeAddress& peer, uint8_t status = 0) {
+        ByteWriter w;
+        w.u8(status).u16le(handle).u8(role).u8(peer.type).bytes(peer.address.to_le());
+        w.u16le(0x28).u16le(0).u16le(0x2a).u8(0);
+        connections.on_le_meta({le_ev::ConnectionComplete, w.take()});
+    }
+    void disconnected(uint16_t handle, uint8_t reason = 0x13) {
+        ByteWriter w;
+        w.u8(0).u16le(handle).u8(reason);
+        connections.on_disconnection_complete(w.data());
+    }
+};
+
+gap::ConnectRequest to(const LeAddress& peer, uint32_t duration_ms = 2000) {
+    gap::ConnectRequest r;
+    r.peer = peer;
+    r.scan_duration_ms = duration_ms;
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("gap_connect opens a channel from our identity and reports the connection by its handle") {
+    Fixture fx;
+    fx.connections.connect(to(kPeer, 1500), kLocal);
+    REQUIRE(fx.linker.calls.size() == 1);
+    CHECK(fx.linker.calls[0].local == kLocal);
+    CHECK(fx.linker.calls[0].peer == kPeer);
+    CHECK(fx.connections.connecting());
+    REQUIRE(fx.timers.pending.size() == 1);
+    CHECK(fx.timers.pending.begin()->second.first == std::chrono::milliseconds(1500));
+    fx.complete(0x40, kRoleCentral, kPeer);
+    CHECK(fx.events == std::vector<std::string>{"peripheral_connect 64 1 C0:11:22:33:44:55"});
+    CHECK_FALSE(fx.connections.connecting());
+    CHECK(fx.timers.pending.empty());  // the timeout is over
+    CHECK(fx.linker.open == 1);        // the channel now keeps the link up
+    fx.disconnected(0x40, 0x08);
+    CHECK(fx.events.back() == "peripheral_disconnect 64 1 C0:11:22:33:44:55");
+    CHECK(fx.linker.open == 0);
+    CHECK(fx.connections.count() == 0);
+}
+
+TEST_CASE("a connect that times out, fails or is cancelled reports PERIPHERAL_DISCONNECT without a handle") {
+    Fixture fx;
+    SECTION("timeout") {
+        fx.connections.connect(to(kPeer), kLocal);
+        fx.timers.fire_all();
+    }
+    SECTION("the kernel gives up") {
+        fx.connections.connect(to(kPeer), kLocal);
+        fx.linker.calls[0].on_failed();
+        CHECK(fx.timers.pending.empty());
+    }
+    SECTION("cancel") {
+        fx.connections.connect(to(kPeer), kLocal);
+        fx.connections.cancel();
+        CHECK(fx.timers.pending.empty());
+    }
+    CHECK(fx.events == std::vector<std::string>{"peripheral_disconnect 65535 1 C0:11:22:33:44:55"});
+    CHECK_FALSE(fx.connections.connecting());
+    CHECK(fx.linker.open == 0);  // the channel is closed, so the kernel stops connecting
+    CHECK(error_of([&] { fx.connections.cancel(); }) == ErrorCode::NotFound);
+}
+
+TEST_CASE("a late completion of an abandoned connect is ended without events") {
+    Fixture fx;
+    fx.connections.connect(to(kPeer), kLocal);
+    fx.timers.fire_all();
+    fx.events.clear();
+    fx.complete(0x41, kRoleCentral, kPeer);
+    CHECK(fx.port.sent.back() == disconnect(0x41, kRemoteUserTerminated));
+    fx.disconnected(0x41);
+    CHECK(fx.events.empty());
+    CHECK(fx.connections.count() == 0);
+}
+
+TEST_CASE("a new connect to the same peer is not mistaken for an abandoned one") {
+    Fixture fx;
+    fx.connections.connect(to(kPeer), kLocal);
+    fx.connections.cancel();
+    fx.connections.connect(to(kPeer), kLocal);
+    fx.complete(0x42, kRoleCentral, kPeer);
+    CHECK(fx.events.back() == "peripheral_connect 66 1 C0:11:22:33:44:55");
+}
+
+TEST_CASE("a failed connection complete leaves the attempt to its channel") {
+    Fixture fx;
+    fx.connections.connect(to(kPeer), kLocal);
+    fx.complete(0x00, kRoleCentral, kPeer, 0x3e);  // connection failed to be established
+    CHECK(fx.events.empty());
+    CHECK(fx.connections.connecting());
+}
+
+TEST_CASE("centrals connecting to us: CENTRAL_CONNECT, the accepted channel kept, either arrival order") {
+    Fixture fx;
+    fx.complete(0x10, kRolePeripheral, kPeer);
+    fx.connections.attach(0x10, fx.linker.incoming());
+    fx.connections.attach(0x11, fx.linker.incoming());  // channel first, HCI event second
+    fx.complete(0x11, kRolePeripheral, kOther);
+    CHECK(fx.events == std::vector<std::string>{"central_connect 16 1 C0:11:22:33:44:55",
+                                                "central_connect 17 0 00:AA:01:01:00:42"});
+    CHECK(fx.linker.open == 2);
+    fx.disconnected(0x11);
+    CHECK(fx.events.back() == "central_disconnect 17 0 00:AA:01:01:00:42");
+    CHECK(fx.linker.open == 1);
+}
+
+TEST_CASE("several connections at once, as central and peripheral") {
+    Fixture fx;
+    fx.connections.connect(to(kPeer), kLocal);
+    fx.complete(0x40, kRoleCentral, kPeer);
+    fx.connections.connect(to(kOther), kLocal);
+    fx.complete(0x41, kRoleCentral, kOther);
+    fx.complete(0x42, kRolePeripheral, {1, *Address::parse("D0:00:00:00:00:01")});
+    CHECK(fx.connections.count() == 3);
+    fx.disconnected(0x41);
+    CHECK(fx.connections.count() == 2);
+    CHECK(fx.events.back() == "peripheral_disconnect 65 0 00:AA:01:01:00:42");
+}
+
+TEST_CASE("gap_disconnect sends Disconnect for a known handle and answers False otherwise") {
+    Fixture fx;
+    CHECK_FALSE(fx.connections.disconnect(0x40));
+    CHECK(fx.port.sent.empty());
+    fx.complete(0x40, kRolePeripheral, kPeer);
+    CHECK(fx.connections.disconnect(0x40));
+    CHECK(fx.port.sent.back() == disconnect(0x40, 0x13));
+    CHECK(fx.connections.count() == 1);  // until the controller reports it
+    fx.disconnected(0x40);
+    CHECK(fx.events.back() == "central_disconnect 64 1 C0:11:22:33:44:55");
+    CHECK_FALSE(fx.connections.disconnect(0x40));
+}
+
+TEST_CASE("a Disconnect the controller refuses outright is Failed") {
+    Fixture fx;
+    fx.complete(0x40, kRolePeripheral, kPeer);
+    fx.port.responder = [](ByteView command) {
+        Bytes status{0x12, 0x01, command[1], command[2]};  // Invalid HCI Command Parameters
+        return std::vector<Bytes>{test::hci_event(ev::CommandStatus, status)};
+    };
+    CHECK(error_of([&] { fx.connections.disconnect(0x40); }) == ErrorCode::Failed);
+    CHECK(fx.connections.count() == 1);
+}
+
+TEST_CASE("connect requests are checked before anything is asked of the kernel") {
+    Fixture fx;
+    auto bad_type = to(kPeer);
+    bad_type.peer.type = 2;
+    CHECK(error_of([&] { fx.connections.connect(bad_type, kLocal); }) == ErrorCode::InvalidArgs);
+    auto r = to(kPeer);
+    r.min_interval_us = 7499;
+    CHECK(error_of([&] { fx.connections.check(r); }) == ErrorCode::InvalidArgs);
+    r.min_interval_us = 50000;
+    r.max_interval_us = 30000;
+    CHECK(error_of([&] { fx.connections.check(r); }) == ErrorCode::InvalidArgs);
+    r.max_interval_us = 4000001;
+    CHECK(error_of([&] { fx.connections.check(r); }) == ErrorCode::InvalidArgs);
+    r.max_interval_us = 4000000;
+    auto range = fx.connections.check(r);
+    REQUIRE(range);
+    CHECK(range->min == 40);    // 50 ms in 1.25 ms units
+    CHECK(range->max == 3200);  // 4 s
+    r.max_interval_us.reset();  // only a minimum: used as both
+    CHECK(fx.connections.check(r)->max == 40);
+    CHECK_FALSE(fx.connections.check(to(kPeer)));  // no intervals: the kernel's defaults
+    CHECK(fx.linker.calls.empty());
+
+    fx.connections.connect(to(kPeer), kLocal);
+    CHECK(error_of([&] { fx.connections.connect(to(kOther), kLocal); }) == ErrorCode::InProgress);
+    fx.complete(0x40, kRoleCentral, kPeer);
+    CHECK(error_of([&] { fx.connections.connect(to(kPeer), kLocal); }) == ErrorCode::Busy);
+    CHECK(fx.linker.calls.size() == 1);
+}
+
+TEST_CASE("scan_duration_ms 0 waits 30 s, as NimBLE does") {
+    Fixture fx;
+    fx.connections.connect(to(kPeer, 0), kLocal);
+    CHECK(fx.timers.pending.begin()->second.first == std::chrono::milliseconds(30000));
+}
+
+TEST_CASE("connection updates are reported for our connections only") {
+    Fixture fx;
+    fx.complete(0x40, kRolePeripheral, kPeer);
+    const Bytes update{0x00, 0x40, 0x00, 0x18, 0x00, 0x02, 0x00, 0x64, 0x00};
+    fx.connections.on_le_meta({le_ev::ConnectionUpdateComplete, update});
+    Bytes other = update;
+    other[1] = 0x41;
+    fx.connections.on_le_meta({le_ev::ConnectionUpdateComplete, other});
+    CHECK(fx.events.back() == "update 64 24 2 100 0");
+    CHECK(fx.events.size() == 2);
+}
+
+TEST_CASE("power off ends every connection and the pending connect, each with its event") {
+    Fixture fx;
+    fx.complete(0x40, kRolePeripheral, kPeer);
+    fx.connections.connect(to(kOther), kLocal);
+    fx.connections.on_power_off();
+    CHECK(fx.events == std::vector<std::string>{"central_connect 64 1 C0:11:22:33:44:55",
+                                                "peripheral_disconnect 65535 0 00:AA:01:01:00:42",
+                                                "central_disconnect 64 1 C0:11:22:33:44:55"});
+    CHECK(fx.connections.count() == 0);
+    CHECK(fx.linker.open == 0);
+    fx.disconnected(0x40);  // the controller's own report comes later and is not repeated
+    CHECK(fx.events.size() == 3);
+}
+
+TEST_CASE("malformed connection events change nothing") {
+    Fixture fx;
+    fx.connections.on_le_meta({le_ev::ConnectionComplete, Bytes{0x00, 0x40}});
+    fx.connections.on_disconnection_complete(Bytes{0x00});
+    fx.connections.on_le_meta({le_ev::ConnectionUpdateComplete, Bytes{}});
+    CHECK(fx.events.empty());
+    CHECK(fx.connections.count() == 0);
+}
