@@ -8,7 +8,7 @@ namespace ubt::daemon {
 
 Controllers::Controllers(sdbus::IConnection& connection, EventLoop& loop, mgmt::MgmtClient& mgmt,
                          std::set<std::string> allowed)
-    : connection_(connection), loop_(loop), mgmt_(mgmt), allowed_(std::move(allowed)), linker_(loop) {
+    : connection_(connection), loop_(loop), mgmt_(mgmt), allowed_(std::move(allowed)) {
     try {
         att_listener_ = std::make_unique<linux_bt::AttListener>(
             loop, [this](const LeAddress& local, uint16_t handle, linux_bt::UniqueFd channel) {
@@ -22,7 +22,7 @@ Controllers::Controllers(sdbus::IConnection& connection, EventLoop& loop, mgmt::
 void Controllers::accepted(const LeAddress& local, uint16_t handle, linux_bt::UniqueFd channel) {
     for (auto& [index, served] : served_) {
         if (served.adapter->active() && served.adapter->identity() == local) {
-            served.adapter->attach_link(handle, std::make_unique<linux_bt::L2capLink>(loop_, std::move(channel), nullptr));
+            served.adapter->attach_link(handle, std::make_unique<linux_bt::L2capLink>(loop_, std::move(channel)));
             return;
         }
     }
@@ -61,7 +61,7 @@ void Controllers::add(uint16_t index) {
         return;
     }
     s.hci = std::make_unique<hci::HciClient>(*s.hci_socket);
-    s.adapter = std::make_unique<ble::Adapter>(index, mgmt_, *info, *s.hci, linker_, loop_);
+    s.adapter = std::make_unique<ble::Adapter>(index, mgmt_, *info, *s.hci, loop_);
     s.object = std::make_unique<dbus::BleObject>(connection_, *s.adapter);
     loop_.watch(s.hci_socket->fd(), EPOLLIN, [this, index](uint32_t) {
         auto it = served_.find(index);

@@ -56,7 +56,6 @@ private:
     EventLoop& loop_;
     mgmt::MgmtClient& mgmt_;
     std::set<std::string> allowed_;
-    linux_bt::L2capLinker linker_;
     std::unique_ptr<linux_bt::AttListener> att_listener_;
     std::map<uint16_t, Served> served_;
 };

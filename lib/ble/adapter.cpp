@@ -1,6 +1,5 @@
 #include "adapter.hpp"
 
-#include <algorithm>
 #include <random>
 
 #include "core/error.hpp"
@@ -8,9 +7,6 @@
 namespace ubt::ble {
 
 namespace {
-
-// 420 ms in units of 10 ms: the kernel's default supervision timeout.
-constexpr uint16_t kDefaultSupervisionTimeout = 42;
 
 const char* const kSecurityTopic = "security settings (pairing and bonding) are not built yet";
 
@@ -59,7 +55,7 @@ struct Adapter::Pending {
 };
 
 Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerInfo& info, hci::HciClient& hci,
-                 gap::Linker& linker, Timers& timers)
+                 Timers& timers)
     : index_(index),
       mgmt_(mgmt),
       public_address_(info.address),
@@ -77,7 +73,7 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
           },
           [this] { events_.push(ScanDone{}); }),
       advertiser_(hci, features_),
-      connections_(hci, linker, timers,
+      connections_(hci, features_, timers,
                    {[this](bool central, uint16_t handle, const LeAddress& peer) {
                         PeerEvent e{handle, peer.type, peer.address};
                         if (central) events_.push(PeripheralConnect{e});
@@ -262,13 +258,13 @@ void Adapter::config_set(const std::vector<std::pair<std::string, ConfigValue>>&
     if (p.mtu) mtu_ = *p.mtu;
 }
 
-gap::OwnAddress Adapter::advertising_address() const {
+LeAddress Adapter::own_address() const {
     switch (addr_mode_) {
         case AddrMode::Public: return {0, {}};
         case AddrMode::Random: return {1, static_address_};
         case AddrMode::Rpa:
             throw BleError(ErrorCode::NotSupported,
-                           "advertising with addr_mode 2 (RPA) needs the security work; use 0, 1 or 3 for now");
+                           "addr_mode 2 (RPA) for advertising and connecting needs the security work; use 0, 1 or 3 for now");
         case AddrMode::Nrpa: break;
     }
     // A fresh non-resolvable private address: the two top bits 00, the rest
@@ -288,7 +284,7 @@ void Adapter::gap_advertise(const std::optional<gap::AdvertiseRequest>& request)
         return;
     }
     require_active("gap_advertise");
-    advertiser_.advertise(*request, advertising_address());
+    advertiser_.advertise(*request, own_address());
 }
 
 void Adapter::gap_scan(const std::optional<gap::ScanRequest>& request) {
@@ -308,12 +304,7 @@ void Adapter::gap_connect(const gap::ConnectRequest& request) {
     if (scanner_.scanning()) {
         throw BleError(ErrorCode::Busy, "gap_connect while scanning: stop the scan first (NimBLE refuses this too)");
     }
-    if (auto range = connections_.check(request)) {
-        // The kernel connects with the parameters it holds for the peer.
-        uint16_t timeout = std::max<uint16_t>(kDefaultSupervisionTimeout, static_cast<uint16_t>(range->max / 2 + 1));
-        mgmt_.checked(mgmt::load_conn_param(index_, {request.peer, range->min, range->max, 0, timeout}));
-    }
-    connections_.connect(request, identity());
+    connections_.connect(request, own_address());
 }
 
 void Adapter::gap_connect_cancel() { connections_.cancel(); }

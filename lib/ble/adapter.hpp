@@ -29,7 +29,7 @@ enum class AddrMode : uint8_t { Public = 0, Random = 1, Rpa = 2, Nrpa = 3 };
 class Adapter {
 public:
     Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerInfo& info, hci::HciClient& hci,
-            gap::Linker& linker, Timers& timers);
+            Timers& timers);
 
     uint16_t index() const { return index_; }
     std::string name() const { return "hci" + std::to_string(index_); }
@@ -83,7 +83,8 @@ private:
     void settings_command(const mgmt::Frame& cmd);
     bool has_public_address() const { return !public_address_.is_zero(); }
     void require_active(const char* method) const;
-    gap::OwnAddress advertising_address() const;
+    // The address to advertise or connect from in the current addr_mode.
+    LeAddress own_address() const;
     void power_changed(uint32_t old_settings);
 
     uint16_t index_;

@@ -10,7 +10,7 @@ namespace {
 [[noreturn]] void invalid(const std::string& message) { throw BleError(ErrorCode::InvalidArgs, message); }
 }  // namespace
 
-void Advertiser::advertise(const AdvertiseRequest& request, const OwnAddress& own) {
+void Advertiser::advertise(const AdvertiseRequest& request, const LeAddress& own) {
     uint32_t units = request.interval_us / 625;  // rounded down, as ubluetooth documents
     if (units < kMinUnits || units > kMaxUnits) {
         invalid("interval_us must be between 20000 and 10240000, not " + std::to_string(request.interval_us));
@@ -40,13 +40,13 @@ void Advertiser::advertise(const AdvertiseRequest& request, const OwnAddress& ow
         if (extended) {
             hci_.checked(hci::le_set_ext_adv_parameters(params, legacy_pdu), "LE Set Extended Advertising Parameters");
             if (own.type == 1) {
-                hci_.checked(hci::le_set_adv_set_random_address(own.random), "LE Set Advertising Set Random Address");
+                hci_.checked(hci::le_set_adv_set_random_address(own.address), "LE Set Advertising Set Random Address");
             }
             hci_.checked(hci::le_set_ext_adv_data(adv), "LE Set Extended Advertising Data");
             if (params.scannable) hci_.checked(hci::le_set_ext_scan_rsp_data(resp), "LE Set Extended Scan Response Data");
             hci_.checked(hci::le_set_ext_adv_enable(true), "LE Set Extended Advertising Enable");
         } else {
-            if (own.type == 1) hci_.checked(hci::le_set_random_address(own.random), "LE Set Random Address");
+            if (own.type == 1) hci_.checked(hci::le_set_random_address(own.address), "LE Set Random Address");
             hci_.checked(hci::le_set_adv_parameters(params), "LE Set Advertising Parameters");
             hci_.checked(hci::le_set_adv_data(adv), "LE Set Advertising Data");
             hci_.checked(hci::le_set_scan_rsp_data(resp), "LE Set Scan Response Data");

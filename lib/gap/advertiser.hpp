@@ -21,12 +21,6 @@ struct AdvertiseRequest {
     bool connectable = true;
 };
 
-// The address to advertise from: public (type 0) or a random one (type 1).
-struct OwnAddress {
-    uint8_t type = 0;
-    Address random;  // with type 1
-};
-
 class Advertiser {
 public:
     Advertiser(hci::HciClient& hci, LeFeatures& features) : hci_(hci), features_(features) {}
@@ -34,7 +28,8 @@ public:
     // Starts, or restarts with new parameters. Throws BleError: InvalidArgs
     // for an interval or payload the controller cannot take, Failed when it
     // refuses. A refused call keeps the previous payloads.
-    void advertise(const AdvertiseRequest& request, const OwnAddress& own);
+    // own: public (type 0), or type 1 and the random address to use.
+    void advertise(const AdvertiseRequest& request, const LeAddress& own);
     void stop();
     void on_le_meta(const hci::LeMeta& meta);
     void on_power_off() { advertising_ = false; }

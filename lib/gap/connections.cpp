@@ -19,8 +19,8 @@ constexpr uint8_t kCommandDisallowed = 0x0c;
 
 }  // namespace
 
-Connections::Connections(hci::HciClient& hci, Linker& linker, Timers& timers, ConnectionEvents events)
-    : hci_(hci), linker_(linker), timers_(timers), events_(std::move(events)) {}
+Connections::Connections(hci::HciClient& hci, LeFeatures& features, Timers& timers, ConnectionEvents events)
+    : hci_(hci), features_(features), timers_(timers), events_(std::move(events)) {}
 
 Connections::~Connections() {
     if (attempt_) timers_.cancel(attempt_->timer);
@@ -31,11 +31,12 @@ bool Connections::connected_to(const LeAddress& peer) const {
                        [&](const auto& entry) { return entry.second.peer == peer; });
 }
 
-std::optional<IntervalRange> Connections::check(const ConnectRequest& request) const {
+hci::ConnectParameters Connections::parameters(const ConnectRequest& request) const {
     if (request.peer.type > 1) {
         invalid("addr_type must be 0 (public) or 1 (random), not " + std::to_string(request.peer.type));
     }
-    std::optional<IntervalRange> range;
+    hci::ConnectParameters p;
+    p.peer = request.peer;
     if (request.min_interval_us || request.max_interval_us) {
         uint32_t min_us = request.min_interval_us.value_or(*request.max_interval_us);
         uint32_t max_us = request.max_interval_us.value_or(min_us);
@@ -45,44 +46,63 @@ std::optional<IntervalRange> Connections::check(const ConnectRequest& request) c
             }
         }
         if (min_us > max_us) invalid("min_conn_interval_us is greater than max_conn_interval_us");
-        range = IntervalRange{static_cast<uint16_t>(min_us / kIntervalUnitUs),
-                              static_cast<uint16_t>(max_us / kIntervalUnitUs)};
+        p.min_interval = static_cast<uint16_t>(min_us / kIntervalUnitUs);
+        p.max_interval = static_cast<uint16_t>(max_us / kIntervalUnitUs);
     }
+    // Above twice the longest interval, as the Core spec requires (units of 10 ms).
+    p.supervision_timeout = std::max<uint16_t>(p.supervision_timeout, static_cast<uint16_t>(p.max_interval / 4 + 1));
     if (attempt_) throw BleError(ErrorCode::InProgress, "a gap_connect is already pending; cancel it with gap_connect(None)");
     if (connected_to(request.peer)) {
         throw BleError(ErrorCode::Busy, "already connected to " + request.peer.address.to_string());
     }
-    return range;
+    return p;
 }
 
-void Connections::connect(const ConnectRequest& request, const LeAddress& local) {
-    check(request);
-    uint64_t id = next_attempt_id_++;
-    auto link = linker_.connect(local, request.peer, [this, id] {
-        if (attempt_ && attempt_->id == id) fail_attempt();
-    });
+void Connections::connect(const ConnectRequest& request, const LeAddress& own) {
+    hci::ConnectParameters p = parameters(request);
+    p.own_address_type = own.type;
+    if (own.type == 1) {
+        // Disallowed while advertising from a random address: that one is ours too.
+        auto r = hci_.command(hci::le_set_random_address(own.address));
+        if (r.status != 0 && r.status != kCommandDisallowed) {
+            throw BleError(ErrorCode::Failed, std::string("the controller refused LE Set Random Address: ") +
+                                                  hci::status_name(r.status));
+        }
+    }
+    if (features_.extended()) {
+        hci_.checked(hci::le_ext_create_connection(p), "LE Extended Create Connection");
+    } else {
+        hci_.checked(hci::le_create_connection(p), "LE Create Connection");
+    }
     uint32_t duration = request.scan_duration_ms ? request.scan_duration_ms : kDefaultScanDurationMs;
-    Timers::Id timer = timers_.start(std::chrono::milliseconds(duration), [this, id] {
-        if (!attempt_ || attempt_->id != id) return;
+    Timers::Id timer = timers_.start(std::chrono::milliseconds(duration), [this] {
+        if (!attempt_) return;
         attempt_->timer = 0;
-        fail_attempt();
+        fail_attempt(true);
     });
     std::erase(abandoned_, request.peer);  // this attempt owns whatever the controller completes now
-    attempt_ = Attempt{id, request.peer, std::move(link), timer};
+    attempt_ = Attempt{request.peer, timer};
 }
 
 void Connections::cancel() {
     if (!attempt_) throw BleError(ErrorCode::NotFound, "no gap_connect is pending");
-    fail_attempt();
+    fail_attempt(true);
 }
 
-void Connections::fail_attempt() {
-    Attempt a = std::move(*attempt_);
+void Connections::fail_attempt(bool cancel) {
+    Attempt a = *attempt_;
     attempt_.reset();
     timers_.cancel(a.timer);
-    a.link.reset();  // closing the channel makes the kernel stop connecting
-    if (abandoned_.size() == kMaxAbandoned) abandoned_.erase(abandoned_.begin());
-    abandoned_.push_back(a.peer);
+    if (cancel) {
+        // Best effort: refused when the connection has just been made, and
+        // then the link is ended when its event comes.
+        try {
+            hci_.command(hci::le_create_connection_cancel());
+        } catch (const BleError&) {
+        }
+        if (abandoned_.size() == kMaxAbandoned) abandoned_.erase(abandoned_.begin());
+        abandoned_.push_back(a.peer);
+    }
     events_.disconnected(true, kNoHandle, a.peer);
 }
 
@@ -115,18 +135,16 @@ void Connections::on_le_meta(const hci::LeMeta& meta) {
 }
 
 void Connections::on_connection_complete(const hci::ConnectionComplete& c) {
-    // A failed attempt of ours also ends its channel, which reports it.
-    if (c.status != 0) return;
-    LeAddress peer{c.peer_addr_type, c.peer};
-    std::unique_ptr<Link> link;
-    if (auto it = unclaimed_links_.find(c.handle); it != unclaimed_links_.end()) {
-        link = std::move(it->second);
-        unclaimed_links_.erase(it);
-    }
     bool central = c.role == hci::kRoleCentral;
+    if (c.status != 0) {
+        // The controller gave up on our attempt. (After a cancel the attempt
+        // is over already, and this is its echo.)
+        if (attempt_) fail_attempt(false);
+        return;
+    }
+    LeAddress peer{c.peer_addr_type, c.peer};
     if (central && attempt_ && attempt_->peer == peer) {
         timers_.cancel(attempt_->timer);
-        link = std::move(attempt_->link);
         attempt_.reset();
     } else if (central && std::find(abandoned_.begin(), abandoned_.end(), peer) != abandoned_.end()) {
         // Completed after we reported it failed: end it quietly.
@@ -135,9 +153,14 @@ void Connections::on_connection_complete(const hci::ConnectionComplete& c) {
         try {
             hci_.command(hci::disconnect(c.handle, hci::kRemoteUserTerminated));
         } catch (const BleError&) {
-            // Without a channel the kernel ends the link by itself soon.
+            // Then it stays up, unreported, until the peer or the kernel ends it.
         }
         return;
+    }
+    std::unique_ptr<Link> link;
+    if (auto it = unclaimed_links_.find(c.handle); it != unclaimed_links_.end()) {
+        link = std::move(it->second);
+        unclaimed_links_.erase(it);
     }
     connections_[c.handle] = Connection{central, peer, std::move(link)};
     events_.connected(central, c.handle, peer);
@@ -156,7 +179,7 @@ void Connections::on_disconnection_complete(ByteView params) {
 }
 
 void Connections::on_power_off() {
-    if (attempt_) fail_attempt();
+    if (attempt_) fail_attempt(false);
     auto ended = std::move(connections_);
     connections_.clear();
     unclaimed_links_.clear();

@@ -1,10 +1,10 @@
 #pragma once
-// The LE connections of one controller: gap_connect() as central (with its
-// timeout and cancel), connections made to us, gap_disconnect(), and the
-// connect, disconnect and parameter-update events, all keyed by the HCI
-// connection handle. The HCI events are the source of truth; the kernel
+// The LE connections of one controller: gap_connect() as central over HCI
+// (with its timeout and cancel), connections made to us, gap_disconnect(),
+// and the connect, disconnect and parameter-update events, all keyed by the
+// HCI connection handle. The HCI events are the source of truth; the kernel
 // channels (Links) only keep the links up. Event-loop thread only; borrows
-// the HCI client, the linker and the timers.
+// the HCI client, the feature cache and the timers.
 
 #include <cstdint>
 #include <functional>
@@ -17,6 +17,7 @@
 #include "core/address.hpp"
 #include "core/timers.hpp"
 #include "hci/hci_client.hpp"
+#include "le_features.hpp"
 #include "link.hpp"
 
 namespace ubt::gap {
@@ -26,12 +27,6 @@ struct ConnectRequest {
     uint32_t scan_duration_ms = 2000;  // 0: 30 s, as NimBLE does
     std::optional<uint32_t> min_interval_us;
     std::optional<uint32_t> max_interval_us;
-};
-
-// Connection interval in units of 1.25 ms.
-struct IntervalRange {
-    uint16_t min;
-    uint16_t max;
 };
 
 struct ConnectionEvents {
@@ -52,18 +47,17 @@ public:
     static constexpr uint32_t kMinIntervalUs = 7500;
     static constexpr uint32_t kMaxIntervalUs = 4000000;
 
-    Connections(hci::HciClient& hci, Linker& linker, Timers& timers, ConnectionEvents events);
+    Connections(hci::HciClient& hci, LeFeatures& features, Timers& timers, ConnectionEvents events);
     ~Connections();
     Connections(const Connections&) = delete;
     Connections& operator=(const Connections&) = delete;
 
-    // Throws BleError: InvalidArgs for a bad request, InProgress while
-    // another connect is pending, Busy when already connected to the peer.
-    // Returns the interval range asked for, if any.
-    std::optional<IntervalRange> check(const ConnectRequest& request) const;
     // Starts connecting as central; PERIPHERAL_CONNECT or (with kNoHandle)
-    // PERIPHERAL_DISCONNECT follows. local: our identity address.
-    void connect(const ConnectRequest& request, const LeAddress& local);
+    // PERIPHERAL_DISCONNECT follows. own: public (type 0), or type 1 and the
+    // random address to connect from. Throws BleError: InvalidArgs for a bad
+    // request, InProgress while another connect is pending, Busy when
+    // already connected to the peer, Failed when the controller refuses.
+    void connect(const ConnectRequest& request, const LeAddress& own);
     // gap_connect(None). Throws BleError(NotFound) when nothing is pending.
     void cancel();
     // False for a handle that is not connected.
@@ -86,22 +80,21 @@ private:
         std::unique_ptr<Link> link;
     };
     struct Attempt {
-        uint64_t id;
         LeAddress peer;
-        std::unique_ptr<Link> link;
         Timers::Id timer;
     };
 
+    hci::ConnectParameters parameters(const ConnectRequest& request) const;
     void on_connection_complete(const hci::ConnectionComplete& c);
-    // Ends the pending attempt and reports it failed.
-    void fail_attempt();
+    // Ends the pending attempt, cancelling it in the controller if asked,
+    // and reports it failed.
+    void fail_attempt(bool cancel);
     bool connected_to(const LeAddress& peer) const;
 
     hci::HciClient& hci_;
-    Linker& linker_;
+    LeFeatures& features_;
     Timers& timers_;
     ConnectionEvents events_;
-    uint64_t next_attempt_id_ = 1;
     std::optional<Attempt> attempt_;
     std::map<uint16_t, Connection> connections_;
     // Channels accepted before their connection's HCI event was read.

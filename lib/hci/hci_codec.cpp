@@ -12,6 +12,29 @@ Bytes command_packet(uint16_t opcode, ByteView params) {
     return w.take();
 }
 
+Bytes le_create_connection(const ConnectParameters& p) {
+    ByteWriter w;
+    w.u16le(p.scan_interval).u16le(p.scan_window);
+    w.u8(0);  // no filter accept list: the peer given
+    w.u8(p.peer.type).bytes(p.peer.address.to_le()).u8(p.own_address_type);
+    w.u16le(p.min_interval).u16le(p.max_interval).u16le(p.latency).u16le(p.supervision_timeout);
+    w.u16le(0).u16le(0);  // connection event length: no preference
+    return command_packet(op::LeCreateConnection, w.data());
+}
+
+Bytes le_ext_create_connection(const ConnectParameters& p) {
+    ByteWriter w;
+    w.u8(0);  // no filter accept list: the peer given
+    w.u8(p.own_address_type).u8(p.peer.type).bytes(p.peer.address.to_le());
+    w.u8(0x01);  // initiating PHYs: LE 1M
+    w.u16le(p.scan_interval).u16le(p.scan_window);
+    w.u16le(p.min_interval).u16le(p.max_interval).u16le(p.latency).u16le(p.supervision_timeout);
+    w.u16le(0).u16le(0);  // connection event length: no preference
+    return command_packet(op::LeExtCreateConnection, w.data());
+}
+
+Bytes le_create_connection_cancel() { return command_packet(op::LeCreateConnectionCancel); }
+
 Bytes disconnect(uint16_t handle, uint8_t reason) {
     ByteWriter w;
     w.u16le(handle).u8(reason);

@@ -52,6 +52,21 @@ Bytes le_set_ext_adv_data(ByteView data);
 Bytes le_set_ext_scan_rsp_data(ByteView data);
 Bytes le_set_ext_adv_enable(bool enable);
 
+struct ConnectParameters {
+    uint16_t scan_interval = 0x0010;  // units of 0.625 ms: 10 ms, scanning all the time
+    uint16_t scan_window = 0x0010;
+    uint8_t own_address_type = 0;
+    LeAddress peer;
+    uint16_t min_interval = 0x0018;  // units of 1.25 ms: 30 ms
+    uint16_t max_interval = 0x0028;  // 50 ms
+    uint16_t latency = 0;
+    uint16_t supervision_timeout = 0x0100;  // units of 10 ms: 2.56 s
+};
+Bytes le_create_connection(const ConnectParameters& p);
+// On the LE 1M PHY only.
+Bytes le_ext_create_connection(const ConnectParameters& p);
+Bytes le_create_connection_cancel();
+
 // Disconnect (Link Control): ends the connection with the given reason.
 Bytes disconnect(uint16_t handle, uint8_t reason);
 

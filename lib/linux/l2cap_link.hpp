@@ -1,11 +1,7 @@
 #pragma once
-// LE links held open through the kernel's L2CAP ATT channel (fixed CID 4):
-// the kernel keeps an LE link up while a channel uses it, and connecting
-// such a channel is how the kernel is asked to connect as central. The
-// sockets carry no data yet. Event-loop thread only.
-
-#include <functional>
-#include <memory>
+// An LE link held open through the kernel's L2CAP ATT channel (fixed CID 4):
+// the kernel keeps an LE link up while a channel uses it. The socket carries
+// no data yet. Event-loop thread only.
 
 #include "core/event_loop.hpp"
 #include "fd.hpp"
@@ -13,28 +9,17 @@
 
 namespace ubt::linux_bt {
 
-// One ATT channel socket. Watches it for errors and hang-ups only; on the
-// first one it stops watching and runs on_closed (which may destroy it).
+// One ATT channel socket. Watched for errors and hang-ups only, so the loop
+// can forget it once the link is gone; closed when destroyed.
 class L2capLink : public gap::Link {
 public:
-    L2capLink(EventLoop& loop, UniqueFd fd, std::function<void()> on_closed);
+    L2capLink(EventLoop& loop, UniqueFd fd);
     ~L2capLink() override;
 
 private:
     EventLoop& loop_;
     UniqueFd fd_;
-    std::function<void()> on_closed_;
     bool watching_ = true;
-};
-
-class L2capLinker : public gap::Linker {
-public:
-    explicit L2capLinker(EventLoop& loop) : loop_(loop) {}
-    std::unique_ptr<gap::Link> connect(const LeAddress& local, const LeAddress& peer,
-                                       std::function<void()> on_failed) override;
-
-private:
-    EventLoop& loop_;
 };
 
 }  // namespace ubt::linux_bt

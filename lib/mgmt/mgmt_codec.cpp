@@ -62,14 +62,6 @@ Frame set_privacy(uint16_t index, uint8_t mode, const std::array<uint8_t, kIrkSi
     return command(op::SetPrivacy, index, w.take());
 }
 
-Frame load_conn_param(uint16_t index, const ConnParams& p) {
-    ByteWriter w;
-    w.u16le(1);  // one entry
-    w.bytes(p.peer.address.to_le()).u8(p.peer.type == 0 ? addr_type::LePublic : addr_type::LeRandom);
-    w.u16le(p.min_interval).u16le(p.max_interval).u16le(p.latency).u16le(p.supervision_timeout);
-    return command(op::LoadConnParam, index, w.take());
-}
-
 std::optional<CommandComplete> decode_command_complete(ByteView params) {
     ByteReader r(params);
     CommandComplete c;

@@ -38,16 +38,6 @@ Frame set_bredr(uint16_t index, bool on);
 Frame set_static_address(uint16_t index, const Address& address);
 Frame set_privacy(uint16_t index, uint8_t mode, const std::array<uint8_t, kIrkSize>& irk);
 
-// The connection parameters the kernel uses when it connects to one LE device.
-struct ConnParams {
-    LeAddress peer;
-    uint16_t min_interval;         // units of 1.25 ms
-    uint16_t max_interval;         // units of 1.25 ms
-    uint16_t latency;              // connection events
-    uint16_t supervision_timeout;  // units of 10 ms
-};
-Frame load_conn_param(uint16_t index, const ConnParams& params);
-
 // Event parameter blocks.
 struct CommandComplete {
     uint16_t opcode;

@@ -24,7 +24,6 @@ const char* opcode_name(uint16_t opcode) {
         case op::SetBrEdr: return "Set BR/EDR";
         case op::SetStaticAddress: return "Set Static Address";
         case op::SetPrivacy: return "Set Privacy";
-        case op::LoadConnParam: return "Load Connection Parameters";
     }
     return "Unknown Command";
 }

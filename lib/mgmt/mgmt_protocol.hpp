@@ -22,7 +22,6 @@ constexpr uint16_t SetLocalName = 0x000f;
 constexpr uint16_t SetBrEdr = 0x002a;
 constexpr uint16_t SetStaticAddress = 0x002b;
 constexpr uint16_t SetPrivacy = 0x002f;
-constexpr uint16_t LoadConnParam = 0x0035;
 }  // namespace op
 
 namespace ev {
@@ -42,12 +41,6 @@ constexpr uint32_t BrEdr = 1u << 7;
 constexpr uint32_t LowEnergy = 1u << 9;
 constexpr uint32_t Privacy = 1u << 13;
 }  // namespace setting
-
-// Address types of mgmt commands that name a device.
-namespace addr_type {
-constexpr uint8_t LePublic = 0x01;
-constexpr uint8_t LeRandom = 0x02;
-}  // namespace addr_type
 
 namespace status {
 constexpr uint8_t Success = 0x00;

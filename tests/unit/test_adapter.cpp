@@ -6,7 +6,6 @@
 #include "core/error.hpp"
 #include "error_of.hpp"
 #include "fake_hci.hpp"
-#include "fake_link.hpp"
 #include "fake_mgmt_port.hpp"
 
 using namespace ubt;
@@ -61,10 +60,9 @@ struct Fixture {
     test::FakeHciPort hci_port;
     hci::HciClient hci{hci_port, std::chrono::milliseconds(10)};
     test::FakeTimers timers;
-    test::FakeLinker linker;
     ble::Adapter adapter;
 
-    explicit Fixture(Address address = kPublic) : adapter(0, mgmt, info_with(address), hci, linker, timers) {
+    explicit Fixture(Address address = kPublic) : adapter(0, mgmt, info_with(address), hci, timers) {
         port.responder = [this](const Frame& f) { return controller(f); };
         hci_port.responder = test::accepting_controller(false);
     }
@@ -92,7 +90,7 @@ TEST_CASE("active(True) on a controller without LE is NotSupported") {
     Fixture fx;
     ControllerInfo info = info_with(kPublic);
     info.supported_settings = setting::Powered | setting::BrEdr;
-    ble::Adapter classic(1, fx.mgmt, info, fx.hci, fx.linker, fx.timers);
+    ble::Adapter classic(1, fx.mgmt, info, fx.hci, fx.timers);
     CHECK(error_of([&] { classic.set_active(true); }) == ErrorCode::NotSupported);
     CHECK(fx.controller.opcodes.empty());
 }
@@ -229,31 +227,35 @@ TEST_CASE("New Settings and Local Name Changed events update the adapter") {
     CHECK(fx.adapter.active());
 }
 
-TEST_CASE("gap_connect loads the asked intervals for the peer, then connects from our identity") {
+TEST_CASE("gap_connect connects from the address of addr_mode; scanning and connecting exclude each other") {
     Fixture fx;
     gap::ConnectRequest r;
     r.peer = {0, *Address::parse("00:AA:01:01:00:42")};
     CHECK(error_of([&] { fx.adapter.gap_connect(r); }) == ErrorCode::NotActive);
     fx.adapter.set_active(true);
-    fx.port.sent.clear();
-    r.min_interval_us = 30000;
-    r.max_interval_us = 1000000;
+    fx.hci_port.sent.clear();
     fx.adapter.gap_connect(r);
-    REQUIRE(fx.port.sent.size() == 1);
-    // 30 ms and 1 s in 1.25 ms units; supervision timeout above twice the
-    // longest interval, in 10 ms units.
-    CHECK(fx.port.sent[0] == encode_frame(load_conn_param(0, {r.peer, 24, 800, 0, 401})));
-    REQUIRE(fx.linker.calls.size() == 1);
-    CHECK(fx.linker.calls[0].local == LeAddress{0, kPublic});
+    CHECK(fx.hci_port.opcodes() == std::vector<uint16_t>{hci::op::LeReadLocalFeatures, hci::op::LeCreateConnection});
+    CHECK(fx.hci_port.sent[1].at(16) == 0x00);  // own address type: public
 
-    // Scanning and connecting exclude each other, as on NimBLE.
+    // As on NimBLE, a scan cannot start during a connect, nor a connect during a scan.
     CHECK(error_of([&] { fx.adapter.gap_scan(gap::ScanRequest{}); }) == ErrorCode::Busy);
     fx.adapter.gap_connect_cancel();
     fx.adapter.gap_scan(gap::ScanRequest{});
-    fx.port.sent.clear();
+    fx.hci_port.sent.clear();
     CHECK(error_of([&] { fx.adapter.gap_connect(r); }) == ErrorCode::Busy);
-    CHECK(fx.port.sent.empty());  // nothing loaded for a refused call
-    CHECK(fx.linker.calls.size() == 1);
+    CHECK(fx.hci_port.sent.empty());
+    fx.adapter.gap_scan(std::nullopt);
+
+    fx.adapter.config_set({{"addr_mode", int64_t{1}}});
+    auto mac = std::get<ble::MacValue>(fx.adapter.config_get("mac"));
+    fx.hci_port.sent.clear();
+    fx.adapter.gap_connect(r);
+    CHECK(fx.hci_port.sent.front() == hci::le_set_random_address(mac.address));
+    CHECK(fx.hci_port.sent.back().at(16) == 0x01);  // own address type: random (static)
+    fx.adapter.gap_connect_cancel();
+    fx.adapter.config_set({{"addr_mode", int64_t{2}}});
+    CHECK(error_of([&] { fx.adapter.gap_connect(r); }) == ErrorCode::NotSupported);
 }
 
 TEST_CASE("links use the static address as identity in addr_mode 1") {

@@ -1,5 +1,5 @@
 // gap_connect(), connections made to us, gap_disconnect() and their events
-// over a scripted controller and a fake linker.
+// over a scripted controller.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -16,16 +16,16 @@ using namespace ubt::hci;
 
 namespace {
 
-const LeAddress kLocal{0, *Address::parse("00:AA:01:00:00:23")};
+const LeAddress kPublicOwn{0, {}};
 const LeAddress kPeer{1, *Address::parse("C0:11:22:33:44:55")};
 const LeAddress kOther{0, *Address::parse("00:AA:01:01:00:42")};
 
 struct Fixture : test::HciFixture {
     test::FakeTimers timers;
-    test::FakeLinker linker;
+    int open_links = 0;
     std::vector<std::string> events;
     gap::Connections connections{
-        hci, linker, timers,
+        hci, features, timers,
         {[this](bool central, uint16_t h, const LeAddress& p) { record(central ? "peripheral_connect" : "central_connect", h, p); },
          [this](bool central, uint16_t h, const LeAddress& p) {
              record(central ? "peripheral_disconnect" : "central_disconnect", h, p);
@@ -36,7 +36,7 @@ struct Fixture : test::HciFixture {
                               std::to_string(u.status));
          }}};
 
-    Fixture() : HciFixture(false) {}
+    explicit Fixture(bool extended = false) : HciFixture(extended) {}
 
     void record(const char* what, uint16_t handle, const LeAddress& peer) {
         events.push_back(std::string(what) + " " + std::to_string(handle) + " " + std::to_string(peer.type) + " " +
@@ -65,12 +65,12 @@ gap::ConnectRequest to(const LeAddress& peer, uint32_t duration_ms = 2000) {
 
 }  // namespace
 
-TEST_CASE("gap_connect opens a channel from our identity and reports the connection by its handle") {
+TEST_CASE("gap_connect sends LE Create Connection and reports the connection by its handle") {
     Fixture fx;
-    fx.connections.connect(to(kPeer, 1500), kLocal);
-    REQUIRE(fx.linker.calls.size() == 1);
-    CHECK(fx.linker.calls[0].local == kLocal);
-    CHECK(fx.linker.calls[0].peer == kPeer);
+    fx.connections.connect(to(kPeer, 1500), kPublicOwn);
+    hci::ConnectParameters p;
+    p.peer = kPeer;
+    CHECK(fx.port.sent.back() == le_create_connection(p));  // 30-50 ms, as NimBLE asks by default
     CHECK(fx.connections.connecting());
     REQUIRE(fx.timers.pending.size() == 1);
     CHECK(fx.timers.pending.begin()->second.first == std::chrono::milliseconds(1500));
@@ -78,41 +78,81 @@ TEST_CASE("gap_connect opens a channel from our identity and reports the connect
     CHECK(fx.events == std::vector<std::string>{"peripheral_connect 64 1 C0:11:22:33:44:55"});
     CHECK_FALSE(fx.connections.connecting());
     CHECK(fx.timers.pending.empty());  // the timeout is over
-    CHECK(fx.linker.open == 1);        // the channel now keeps the link up
+    fx.connections.attach(0x40, test::FakeLink::make(fx.open_links));  // the kernel's ATT channel
+    CHECK(fx.open_links == 1);
     fx.disconnected(0x40, 0x08);
     CHECK(fx.events.back() == "peripheral_disconnect 64 1 C0:11:22:33:44:55");
-    CHECK(fx.linker.open == 0);
+    CHECK(fx.open_links == 0);
     CHECK(fx.connections.count() == 0);
 }
 
-TEST_CASE("a connect that times out, fails or is cancelled reports PERIPHERAL_DISCONNECT without a handle") {
+TEST_CASE("extended controllers get LE Extended Create Connection with the asked intervals") {
+    Fixture fx(true);
+    auto r = to(kPeer);
+    r.min_interval_us = 7500;
+    r.max_interval_us = 4000000;
+    fx.connections.connect(r, kPublicOwn);
+    hci::ConnectParameters p;
+    p.peer = kPeer;
+    p.min_interval = 6;                // 7.5 ms in 1.25 ms units
+    p.max_interval = 3200;             // 4 s
+    p.supervision_timeout = 801;       // above twice the longest interval: 8.01 s
+    CHECK(fx.port.sent.back() == le_ext_create_connection(p));
+}
+
+TEST_CASE("a connect from a random address sets it first") {
     Fixture fx;
-    SECTION("timeout") {
-        fx.connections.connect(to(kPeer), kLocal);
-        fx.timers.fire_all();
-    }
-    SECTION("the kernel gives up") {
-        fx.connections.connect(to(kPeer), kLocal);
-        fx.linker.calls[0].on_failed();
-        CHECK(fx.timers.pending.empty());
-    }
+    const LeAddress own{1, *Address::parse("C5:00:00:00:00:01")};
+    fx.connections.connect(to(kPeer), own);
+    CHECK(fx.port.opcodes() == std::vector<uint16_t>{op::LeSetRandomAddress, op::LeReadLocalFeatures,
+                                                     op::LeCreateConnection});
+    CHECK(fx.port.sent[0] == le_set_random_address(own.address));
+    CHECK(fx.port.sent.back().at(16) == 0x01);  // own address type: random
+}
+
+TEST_CASE("a connect that times out or is cancelled is cancelled in the controller and reported without a handle") {
+    Fixture fx;
+    fx.connections.connect(to(kPeer), kPublicOwn);
+    SECTION("timeout") { fx.timers.fire_all(); }
     SECTION("cancel") {
-        fx.connections.connect(to(kPeer), kLocal);
         fx.connections.cancel();
         CHECK(fx.timers.pending.empty());
     }
+    CHECK(fx.port.sent.back() == le_create_connection_cancel());
     CHECK(fx.events == std::vector<std::string>{"peripheral_disconnect 65535 1 C0:11:22:33:44:55"});
     CHECK_FALSE(fx.connections.connecting());
-    CHECK(fx.linker.open == 0);  // the channel is closed, so the kernel stops connecting
+    fx.complete(0x00, kRoleCentral, kPeer, 0x02);  // the controller's echo of the cancel
+    CHECK(fx.events.size() == 1);
     CHECK(error_of([&] { fx.connections.cancel(); }) == ErrorCode::NotFound);
+}
+
+TEST_CASE("a connect the controller gives up on is reported once, without a cancel") {
+    Fixture fx;
+    fx.connections.connect(to(kPeer), kPublicOwn);
+    size_t sent = fx.port.sent.size();
+    fx.complete(0x00, kRoleCentral, kPeer, 0x3e);  // connection failed to be established
+    CHECK(fx.events == std::vector<std::string>{"peripheral_disconnect 65535 1 C0:11:22:33:44:55"});
+    CHECK(fx.port.sent.size() == sent);
+    CHECK(fx.timers.pending.empty());
+}
+
+TEST_CASE("a connect the controller refuses is Failed and leaves nothing pending") {
+    Fixture fx;
+    fx.port.responder = [](ByteView command) {
+        Bytes status{0x0c, 0x01, command[1], command[2]};  // Command Disallowed
+        return std::vector<Bytes>{test::hci_event(ev::CommandStatus, status)};
+    };
+    CHECK(error_of([&] { fx.connections.connect(to(kPeer), kPublicOwn); }) == ErrorCode::Failed);
+    CHECK_FALSE(fx.connections.connecting());
+    CHECK(fx.timers.pending.empty());
 }
 
 TEST_CASE("a late completion of an abandoned connect is ended without events") {
     Fixture fx;
-    fx.connections.connect(to(kPeer), kLocal);
+    fx.connections.connect(to(kPeer), kPublicOwn);
     fx.timers.fire_all();
     fx.events.clear();
-    fx.complete(0x41, kRoleCentral, kPeer);
+    fx.complete(0x41, kRoleCentral, kPeer);  // the cancel came too late
     CHECK(fx.port.sent.back() == disconnect(0x41, kRemoteUserTerminated));
     fx.disconnected(0x41);
     CHECK(fx.events.empty());
@@ -121,40 +161,41 @@ TEST_CASE("a late completion of an abandoned connect is ended without events") {
 
 TEST_CASE("a new connect to the same peer is not mistaken for an abandoned one") {
     Fixture fx;
-    fx.connections.connect(to(kPeer), kLocal);
+    fx.connections.connect(to(kPeer), kPublicOwn);
     fx.connections.cancel();
-    fx.connections.connect(to(kPeer), kLocal);
+    fx.connections.connect(to(kPeer), kPublicOwn);
     fx.complete(0x42, kRoleCentral, kPeer);
     CHECK(fx.events.back() == "peripheral_connect 66 1 C0:11:22:33:44:55");
-}
-
-TEST_CASE("a failed connection complete leaves the attempt to its channel") {
-    Fixture fx;
-    fx.connections.connect(to(kPeer), kLocal);
-    fx.complete(0x00, kRoleCentral, kPeer, 0x3e);  // connection failed to be established
-    CHECK(fx.events.empty());
-    CHECK(fx.connections.connecting());
 }
 
 TEST_CASE("centrals connecting to us: CENTRAL_CONNECT, the accepted channel kept, either arrival order") {
     Fixture fx;
     fx.complete(0x10, kRolePeripheral, kPeer);
-    fx.connections.attach(0x10, fx.linker.incoming());
-    fx.connections.attach(0x11, fx.linker.incoming());  // channel first, HCI event second
+    fx.connections.attach(0x10, test::FakeLink::make(fx.open_links));
+    fx.connections.attach(0x11, test::FakeLink::make(fx.open_links));  // channel first, HCI event second
     fx.complete(0x11, kRolePeripheral, kOther);
     CHECK(fx.events == std::vector<std::string>{"central_connect 16 1 C0:11:22:33:44:55",
                                                 "central_connect 17 0 00:AA:01:01:00:42"});
-    CHECK(fx.linker.open == 2);
+    CHECK(fx.open_links == 2);
     fx.disconnected(0x11);
     CHECK(fx.events.back() == "central_disconnect 17 0 00:AA:01:01:00:42");
-    CHECK(fx.linker.open == 1);
+    CHECK(fx.open_links == 1);
+    fx.connections.attach(0x12, test::FakeLink::make(fx.open_links));
+    fx.disconnected(0x12);  // a channel whose link ended before its event was read
+    CHECK(fx.open_links == 1);
+}
+
+TEST_CASE("a connection made by someone else on this controller is still reported") {
+    Fixture fx;
+    fx.complete(0x40, kRoleCentral, kPeer);
+    CHECK(fx.events == std::vector<std::string>{"peripheral_connect 64 1 C0:11:22:33:44:55"});
 }
 
 TEST_CASE("several connections at once, as central and peripheral") {
     Fixture fx;
-    fx.connections.connect(to(kPeer), kLocal);
+    fx.connections.connect(to(kPeer), kPublicOwn);
     fx.complete(0x40, kRoleCentral, kPeer);
-    fx.connections.connect(to(kOther), kLocal);
+    fx.connections.connect(to(kOther), kPublicOwn);
     fx.complete(0x41, kRoleCentral, kOther);
     fx.complete(0x42, kRolePeripheral, {1, *Address::parse("D0:00:00:00:00:01")});
     CHECK(fx.connections.count() == 3);
@@ -187,39 +228,37 @@ TEST_CASE("a Disconnect the controller refuses outright is Failed") {
     CHECK(fx.connections.count() == 1);
 }
 
-TEST_CASE("connect requests are checked before anything is asked of the kernel") {
+TEST_CASE("connect requests are checked before anything is sent") {
     Fixture fx;
     auto bad_type = to(kPeer);
     bad_type.peer.type = 2;
-    CHECK(error_of([&] { fx.connections.connect(bad_type, kLocal); }) == ErrorCode::InvalidArgs);
+    CHECK(error_of([&] { fx.connections.connect(bad_type, kPublicOwn); }) == ErrorCode::InvalidArgs);
     auto r = to(kPeer);
     r.min_interval_us = 7499;
-    CHECK(error_of([&] { fx.connections.check(r); }) == ErrorCode::InvalidArgs);
+    CHECK(error_of([&] { fx.connections.connect(r, kPublicOwn); }) == ErrorCode::InvalidArgs);
     r.min_interval_us = 50000;
     r.max_interval_us = 30000;
-    CHECK(error_of([&] { fx.connections.check(r); }) == ErrorCode::InvalidArgs);
+    CHECK(error_of([&] { fx.connections.connect(r, kPublicOwn); }) == ErrorCode::InvalidArgs);
     r.max_interval_us = 4000001;
-    CHECK(error_of([&] { fx.connections.check(r); }) == ErrorCode::InvalidArgs);
-    r.max_interval_us = 4000000;
-    auto range = fx.connections.check(r);
-    REQUIRE(range);
-    CHECK(range->min == 40);    // 50 ms in 1.25 ms units
-    CHECK(range->max == 3200);  // 4 s
-    r.max_interval_us.reset();  // only a minimum: used as both
-    CHECK(fx.connections.check(r)->max == 40);
-    CHECK_FALSE(fx.connections.check(to(kPeer)));  // no intervals: the kernel's defaults
-    CHECK(fx.linker.calls.empty());
+    CHECK(error_of([&] { fx.connections.connect(r, kPublicOwn); }) == ErrorCode::InvalidArgs);
+    CHECK(fx.port.sent.empty());
 
-    fx.connections.connect(to(kPeer), kLocal);
-    CHECK(error_of([&] { fx.connections.connect(to(kOther), kLocal); }) == ErrorCode::InProgress);
+    r.max_interval_us.reset();  // only a minimum: used as both
+    fx.connections.connect(r, kPublicOwn);
+    hci::ConnectParameters p;
+    p.peer = kPeer;
+    p.min_interval = p.max_interval = 40;
+    CHECK(fx.port.sent.back() == le_create_connection(p));
+    size_t sent = fx.port.sent.size();
+    CHECK(error_of([&] { fx.connections.connect(to(kOther), kPublicOwn); }) == ErrorCode::InProgress);
     fx.complete(0x40, kRoleCentral, kPeer);
-    CHECK(error_of([&] { fx.connections.connect(to(kPeer), kLocal); }) == ErrorCode::Busy);
-    CHECK(fx.linker.calls.size() == 1);
+    CHECK(error_of([&] { fx.connections.connect(to(kPeer), kPublicOwn); }) == ErrorCode::Busy);
+    CHECK(fx.port.sent.size() == sent);
 }
 
 TEST_CASE("scan_duration_ms 0 waits 30 s, as NimBLE does") {
     Fixture fx;
-    fx.connections.connect(to(kPeer, 0), kLocal);
+    fx.connections.connect(to(kPeer, 0), kPublicOwn);
     CHECK(fx.timers.pending.begin()->second.first == std::chrono::milliseconds(30000));
 }
 
@@ -238,13 +277,15 @@ TEST_CASE("connection updates are reported for our connections only") {
 TEST_CASE("power off ends every connection and the pending connect, each with its event") {
     Fixture fx;
     fx.complete(0x40, kRolePeripheral, kPeer);
-    fx.connections.connect(to(kOther), kLocal);
+    fx.connections.attach(0x40, test::FakeLink::make(fx.open_links));
+    fx.connections.connect(to(kOther), kPublicOwn);
     fx.connections.on_power_off();
     CHECK(fx.events == std::vector<std::string>{"central_connect 64 1 C0:11:22:33:44:55",
                                                 "peripheral_disconnect 65535 0 00:AA:01:01:00:42",
                                                 "central_disconnect 64 1 C0:11:22:33:44:55"});
     CHECK(fx.connections.count() == 0);
-    CHECK(fx.linker.open == 0);
+    CHECK(fx.open_links == 0);
+    CHECK(fx.timers.pending.empty());
     fx.disconnected(0x40);  // the controller's own report comes later and is not repeated
     CHECK(fx.events.size() == 3);
 }

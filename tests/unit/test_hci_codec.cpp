@@ -210,3 +210,38 @@ TEST_CASE("LE Connection Update Complete") {
         CHECK_FALSE(decode_connection_update({le_ev::ConnectionUpdateComplete, Bytes(u.begin(), u.begin() + n)}));
     }
 }
+
+TEST_CASE("LE Create Connection, legacy and extended, and its cancel") {
+    ConnectParameters p;
+    p.own_address_type = 1;
+    p.peer = {0, *Address::parse("00:AA:01:01:00:42")};
+    p.min_interval = 0x0018;
+    p.max_interval = 0x0320;
+    p.supervision_timeout = 0x0191;
+    CHECK(le_create_connection(p) == Bytes{
+        0x01, 0x0d, 0x20, 0x19,              // opcode 0x200d, 25 parameter bytes
+        0x10, 0x00, 0x10, 0x00,              // scan interval and window 10 ms
+        0x00,                                // initiator filter policy: the peer given
+        0x00,                                // peer address type: public
+        0x42, 0x00, 0x01, 0x01, 0xaa, 0x00,  // peer address, little-endian
+        0x01,                                // own address type: random
+        0x18, 0x00, 0x20, 0x03,              // interval 30 ms to 1 s
+        0x00, 0x00,                          // latency
+        0x91, 0x01,                          // supervision timeout 4.01 s
+        0x00, 0x00, 0x00, 0x00,              // connection event length
+    });
+    CHECK(le_ext_create_connection(p) == Bytes{
+        0x01, 0x43, 0x20, 0x1a,              // opcode 0x2043, 26 parameter bytes
+        0x00,                                // initiator filter policy
+        0x01,                                // own address type: random
+        0x00,                                // peer address type: public
+        0x42, 0x00, 0x01, 0x01, 0xaa, 0x00,  // peer address
+        0x01,                                // initiating PHYs: LE 1M
+        0x10, 0x00, 0x10, 0x00,              // scan interval and window
+        0x18, 0x00, 0x20, 0x03,              // interval 30 ms to 1 s
+        0x00, 0x00,                          // latency
+        0x91, 0x01,                          // supervision timeout
+        0x00, 0x00, 0x00, 0x00,              // connection event length
+    });
+    CHECK(le_create_connection_cancel() == Bytes{0x01, 0x0e, 0x20, 0x00});
+}

@@ -152,19 +152,3 @@ TEST_CASE("Local Name Changed event") {
     params.pop_back();
     CHECK_FALSE(decode_local_name(params));
 }
-
-TEST_CASE("Load Connection Parameters carries one entry for the peer") {
-    ConnParams p{{1, *Address::parse("C0:11:22:33:44:55")}, 0x0018, 0x0028, 0, 0x002a};
-    CHECK(encoded(load_conn_param(0, p)) == Bytes{
-        0x35, 0x00, 0x00, 0x00, 0x11, 0x00,  // opcode 0x0035, hci0, 17 parameter bytes
-        0x01, 0x00,                          // one entry
-        0x55, 0x44, 0x33, 0x22, 0x11, 0xc0,  // address, little-endian
-        0x02,                                // LE random
-        0x18, 0x00,                          // min interval 30 ms
-        0x28, 0x00,                          // max interval 50 ms
-        0x00, 0x00,                          // latency 0
-        0x2a, 0x00,                          // supervision timeout 420 ms
-    });
-    p.peer.type = 0;
-    CHECK(encoded(load_conn_param(0, p)).at(14) == 0x01);  // LE public
-}

@@ -38,24 +38,24 @@ done
 
 # --- virtual controllers ----------------------------------------------------
 case $UBT_CONTROLLERS in
-    ext)    btvirt_args=(-l2) ;;    # two BR/EDR+LE 5.x controllers
-    legacy) btvirt_args=(-L -l2) ;; # two LE-only controllers, legacy commands
+    ext)    btvirt_args=(-l4) ;;    # four BR/EDR+LE 5.x controllers
+    legacy) btvirt_args=(-L -l4) ;; # four LE-only controllers, legacy commands
     none)   btvirt_args=() ;;
     *)      die "unknown controllers mode '$UBT_CONTROLLERS'" ;;
 esac
 if ((${#btvirt_args[@]})); then
-    # btvirt stays in the foreground; both controllers must live in the same
-    # btvirt process to see each other.
+    # btvirt stays in the foreground; controllers must live in the same
+    # btvirt process to see each other. Four, for several links at once.
     btvirt "${btvirt_args[@]}" >"$results/vm-btvirt.log" 2>&1 &
     btvirt_pid=$!
     for _ in $(seq 200); do
-        [[ -e /sys/class/bluetooth/hci0 && -e /sys/class/bluetooth/hci1 ]] && break
+        [[ -e /sys/class/bluetooth/hci0 && -e /sys/class/bluetooth/hci3 ]] && break
         kill -0 "$btvirt_pid" 2>/dev/null ||
             die "btvirt ${btvirt_args[*]} exited: $(cat "$results/vm-btvirt.log")"
         sleep 0.1
     done
-    [[ -e /sys/class/bluetooth/hci0 && -e /sys/class/bluetooth/hci1 ]] ||
-        die "hci0/hci1 did not appear within 20 s of starting btvirt ${btvirt_args[*]}"
+    [[ -e /sys/class/bluetooth/hci0 && -e /sys/class/bluetooth/hci3 ]] ||
+        die "hci0..hci3 did not appear within 20 s of starting btvirt ${btvirt_args[*]}"
 fi
 
 # --- the command ------------------------------------------------------------

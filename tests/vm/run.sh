@@ -5,7 +5,7 @@
 #
 # Usage: tests/vm/run.sh [--controllers ext|legacy|none] [--timeout SECONDS]
 #                        [--results DIR] -- COMMAND [ARGS...]
-#   --controllers  ext: btvirt -l2 (default); legacy: btvirt -L -l2; none
+#   --controllers  ext: btvirt -l4 (default); legacy: btvirt -L -l4; none
 #   --timeout      kill the VM after this many seconds (default 1200)
 #   --results      keep the guest's results (UBT_RESULTS) in DIR (default:
 #                  a temp dir that is removed)
