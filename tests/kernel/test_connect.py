@@ -142,37 +142,29 @@ class Connect(unittest.TestCase):
             elif event == _IRQ_SCAN_DONE:
                 return seen
 
-    def test_a_connect_to_an_absent_device_times_out_into_peripheral_disconnect(self):
+    def test_a_connect_the_controller_cannot_make_ends_in_peripheral_disconnect(self):
+        # btvirt fails a connect to an absent address at once (a real
+        # controller keeps trying: the timeout and cancel tests use a
+        # controller of ours, in test_connect_timeout.py).
         hci0 = radios["hci0"]
-        started = time.monotonic()
         hci0.ble.gap_connect(0, ABSENT, 1500)
         self.assertEqual(hci0.wait(_IRQ_PERIPHERAL_DISCONNECT), (NO_HANDLE, 0, ABSENT))
-        self.assertGreaterEqual(time.monotonic() - started, 1.4)
-        self.assertLess(time.monotonic() - started, 5)
         hci0.quiet(1, {_IRQ_PERIPHERAL_CONNECT, _IRQ_PERIPHERAL_DISCONNECT})
-
-    def test_gap_connect_none_cancels_a_pending_connect(self):
-        hci0 = radios["hci0"]
-        hci0.ble.gap_connect(0, ABSENT, 20000)
-        with self.assertRaises(OSError):  # one connect at a time
-            hci0.ble.gap_connect(0, radios["hci1"].addr)
-        started = time.monotonic()
-        hci0.ble.gap_connect(None)
-        self.assertEqual(hci0.wait(_IRQ_PERIPHERAL_DISCONNECT), (NO_HANDLE, 0, ABSENT))
-        self.assertLess(time.monotonic() - started, 2)
         with self.assertRaises(OSError):  # nothing left to cancel
             hci0.ble.gap_connect(None)
-        # The adapter connects normally afterwards.
-        handle, _ = connect(hci0, radios["hci1"])
+        handle, _ = connect(hci0, radios["hci1"])  # and the adapter connects normally afterwards
         hci0.ble.gap_disconnect(handle)
         hci0.wait(_IRQ_PERIPHERAL_DISCONNECT)
 
     def test_three_connections_at_once_as_central_and_peripheral(self):
         hci0, hci1, hci2, hci3 = (radios[n] for n in ("hci0", "hci1", "hci2", "hci3"))
+        # btvirt numbers a link the same on both sides, counting the
+        # initiator's links; so hci0 is made peripheral first, to keep its
+        # handles distinct.
+        from3, at3 = connect(hci3, hci0)
         to1, _ = connect(hci0, hci1)
         to2, _ = connect(hci0, hci2)
-        from3, at3 = connect(hci3, hci0)  # hci0 is peripheral on this one
-        self.assertEqual(len({to1, to2, at3}), 3)
+        self.assertEqual(len({to1, to2, at3}), 3, (to1, to2, at3))
         hci0.quiet(3, {_IRQ_PERIPHERAL_DISCONNECT, _IRQ_CENTRAL_DISCONNECT})
         for h in (to1, to2):
             self.assertTrue(hci0.ble.gap_disconnect(h))

@@ -3,7 +3,7 @@
 #
 # Usage: tests/vm/prepare.sh
 #   UBT_VM_CACHE       cache dir (default /var/cache/ubluetoothd-vm)
-#   UBT_VM_KERNEL_PKG  kernel package (default: what linux-image-amd64 depends on)
+#   UBT_VM_KERNEL_PKG  kernel package (default: linux-image-6.1.0-53-amd64, see below)
 #
 # Idempotent: the kernel is downloaded once per package name, the initramfs is
 # rebuilt only when a hash of its inputs changes.  On success the cache holds
@@ -23,8 +23,16 @@ exec 9>"$cache/.lock"
 flock 9
 
 # --- kernel -----------------------------------------------------------------
+# Pinned to 6.1.187: Debian's 6.1.192 (linux-image-6.1.0-56) hits a kernel
+# BUG (list corruption in hci_chan_del, from l2cap_sock_release) whenever an
+# L2CAP socket is closed after its LE link went down; see docs/architecture.md.
+pinned=linux-image-6.1.0-53-amd64
 pkg=${UBT_VM_KERNEL_PKG:-}
+if [[ -z $pkg ]] && apt-cache show "$pinned" >/dev/null 2>&1; then
+    pkg=$pinned
+fi
 if [[ -z $pkg ]]; then
+    log "warning: $pinned is not in the package lists; using the current kernel"
     pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
           sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n1) || true
 fi
