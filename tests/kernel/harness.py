@@ -3,10 +3,12 @@ start the daemon built by this tree on the VM's private system bus, and check
 its effects with tools written elsewhere (btmgmt, busctl)."""
 
 import os
+import queue
 import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -206,3 +208,46 @@ def scan_with_client(daemon, scanner, duration_ms, active, setup="", teardown=""
     results = [line.split()[1:] for line in r.stdout.splitlines() if line.startswith("result")]
     done = [float(line.split()[1]) for line in r.stdout.splitlines() if line.startswith("done")]
     return results, done[0]
+
+
+class Radio:
+    """One adapter's BLE object with its events in a queue."""
+
+    def __init__(self, name):
+        self.name = name
+        sys.path.insert(0, CLIENT_PATH)
+        import ubluetooth  # the client under test
+        self.ble = ubluetooth.BLE(name)
+        self.events = queue.Queue()
+        self.ble.irq(self.on_event)
+        self.ble.active(True)
+        self.addr = bytes.fromhex(controller_info(name)["addr"].replace(":", ""))
+
+    def on_event(self, event, data):
+        self.events.put((event, tuple(bytes(d) if isinstance(d, memoryview) else d for d in data)))
+
+    def wait(self, wanted, timeout=10):
+        """The data of the next event `wanted`; other events are skipped."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{self.name}: no event {wanted} within {timeout} s")
+            event, data = self.events.get(timeout=left)
+            if event == wanted:
+                return data
+
+    def quiet(self, seconds, unwanted):
+        """Fails if an event in `unwanted` comes within `seconds`."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                event, data = self.events.get(timeout=left)
+            except queue.Empty:
+                return
+            if event in unwanted:
+                raise AssertionError(f"{self.name}: unexpected event {event} {data}")
+
+    def drain(self):
+        while not self.events.empty():
+            self.events.get_nowait()

@@ -4,17 +4,12 @@ from either side, timeouts, cancel, several links at once, connection
 updates, and advertising that stops on connection. Four btvirt controllers
 (hci0..hci3) in one process can reach each other."""
 
-import queue
 import socket
 import struct
-import sys
 import time
 import unittest
 
-from harness import CLIENT_PATH, Daemon, controller_info, dbus_call, stop_cleanly
-
-sys.path.insert(0, CLIENT_PATH)
-import ubluetooth as bluetooth  # noqa: E402  (the client under test)
+from harness import Daemon, Radio, dbus_call, stop_cleanly
 
 _IRQ_CENTRAL_CONNECT = 1
 _IRQ_CENTRAL_DISCONNECT = 2
@@ -29,47 +24,6 @@ ERR = "org.ubluetooth.Error."
 
 daemon = None
 radios = {}
-
-
-class Radio:
-    """One adapter's BLE object with its events in a queue."""
-
-    def __init__(self, name):
-        self.name = name
-        self.ble = bluetooth.BLE(name)
-        self.events = queue.Queue()
-        self.ble.irq(self.on_event)
-        self.ble.active(True)
-        self.addr = bytes.fromhex(controller_info(name)["addr"].replace(":", ""))
-
-    def on_event(self, event, data):
-        self.events.put((event, tuple(bytes(d) if isinstance(d, memoryview) else d for d in data)))
-
-    def wait(self, wanted, timeout=10):
-        """The data of the next event `wanted`; other events are skipped."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"{self.name}: no event {wanted} within {timeout} s")
-            event, data = self.events.get(timeout=left)
-            if event == wanted:
-                return data
-
-    def quiet(self, seconds, unwanted):
-        """Fails if an event in `unwanted` comes within `seconds`."""
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                event, data = self.events.get(timeout=left)
-            except queue.Empty:
-                return
-            if event in unwanted:
-                raise AssertionError(f"{self.name}: unexpected event {event} {data}")
-
-    def drain(self):
-        while not self.events.empty():
-            self.events.get_nowait()
 
 
 def setUpModule():
