@@ -6,6 +6,10 @@
 
 namespace ubt::daemon {
 
+namespace {
+constexpr size_t kSignalsPerIteration = 64;
+}
+
 Controllers::Controllers(sdbus::IConnection& connection, EventLoop& loop, mgmt::MgmtClient& mgmt,
                          std::set<std::string> allowed)
     : connection_(connection), loop_(loop), mgmt_(mgmt), allowed_(std::move(allowed)) {
@@ -87,7 +91,7 @@ void Controllers::remove(uint16_t index) {
     spdlog::info("hci{}: removed", index);
 }
 
-void Controllers::dispatch_events() {
+bool Controllers::dispatch_events() {
     while (auto frame = mgmt_.next_event()) {
         try {
             dispatch(*frame);
@@ -96,10 +100,12 @@ void Controllers::dispatch_events() {
             spdlog::error("hci{}: mgmt event 0x{:04x} not handled: {}", frame->index, frame->code, e.what());
         }
     }
+    bool more = false;
     for (auto& [index, served] : served_) {
         served.adapter->dispatch_hci_events();
-        served.object->flush_events();
+        more = served.object->flush_events(kSignalsPerIteration) || more;
     }
+    return more;
 }
 
 void Controllers::dispatch(const mgmt::Frame& frame) {

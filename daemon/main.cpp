@@ -78,10 +78,10 @@ int serve(const ubt::daemon::Options& options) {
         while (bus->processPendingRequest()) {
         }
         // Method calls may have queued mgmt events while waiting for replies.
-        controllers.dispatch_events();
+        bool more = controllers.dispatch_events();
         auto p = bus->getEventLoopPollData();
         loop.modify(p.fd, static_cast<uint32_t>(p.events));
-        return timeout_ms(p.timeout_usec);
+        return more ? 0 : timeout_ms(p.timeout_usec);  // more signals to send: just look at the sockets
     });
     loop.run();
 

@@ -122,8 +122,10 @@ namespace {
 std::vector<uint8_t> address_bytes(const Address& a) { return {a.msb_first.begin(), a.msb_first.end()}; }
 }  // namespace
 
-void BleObject::flush_events() {
-    while (auto event = adapter_.next_event()) {
+bool BleObject::flush_events(size_t max) {
+    for (size_t sent = 0; sent < max; ++sent) {
+        auto event = adapter_.next_event();
+        if (!event) return false;
         std::visit(
             [this](const auto& e) {
                 using T = std::decay_t<decltype(e)>;
@@ -147,6 +149,7 @@ void BleObject::flush_events() {
             },
             *event);
     }
+    return adapter_.has_events();
 }
 
 void BleObject::GapAdvertise(const Options& options) {

@@ -23,8 +23,9 @@ public:
     BleObject(sdbus::IConnection& connection, ble::Adapter& adapter);
     ~BleObject();
 
-    // Sends the adapter's pending IRQ events as signals.
-    void flush_events();
+    // Sends up to max of the adapter's pending IRQ events as signals; true
+    // when more are waiting.
+    bool flush_events(size_t max);
 
 private:
     // Configuration and event handling.

@@ -65,6 +65,7 @@ public:
 
     // The IRQ events raised so far, oldest first.
     std::optional<IrqEvent> next_event() { return events_.pop(); }
+    bool has_events() const { return events_.used() > 0; }
     uint64_t dropped_events() const { return events_.dropped(); }
 
     static constexpr int64_t kMinMtu = 23;
