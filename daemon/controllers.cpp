@@ -25,12 +25,20 @@ Controllers::Controllers(sdbus::IConnection& connection, EventLoop& loop, mgmt::
 
 void Controllers::accepted(const LeAddress& local, uint16_t handle, linux_bt::UniqueFd channel) {
     for (auto& [index, served] : served_) {
-        if (served.adapter->active() && served.adapter->identity() == local) {
+        if (!served.adapter->active() || served.adapter->identity() != local) continue;
+        try {
+            // The kernel sent this link's HCI events before the channel: take
+            // them first, so the channel is not taken for a link that ended
+            // earlier with the same handle.
+            served.hci->drain_port();
+            served.adapter->dispatch_hci_events();
             served.adapter->attach_link(handle, std::make_unique<linux_bt::L2capLink>(loop_, std::move(channel)));
-            return;
+        } catch (const std::exception& e) {
+            spdlog::error("hci{}: the ATT channel of handle {} was not kept: {}", index, handle, e.what());
         }
+        return;
     }
-    spdlog::warn("an LE link to {} (handle {}) is on no controller we serve; left to the kernel",
+    spdlog::warn("an LE link to {} (handle {}) is on no controller we serve: its ATT channel is closed",
                  local.address.to_string(), handle);
 }
 
@@ -91,7 +99,7 @@ void Controllers::remove(uint16_t index) {
     spdlog::info("hci{}: removed", index);
 }
 
-bool Controllers::dispatch_events() {
+bool Controllers::dispatch_events(bool may_send) {
     while (auto frame = mgmt_.next_event()) {
         try {
             dispatch(*frame);
@@ -102,8 +110,13 @@ bool Controllers::dispatch_events() {
     }
     bool more = false;
     for (auto& [index, served] : served_) {
-        served.adapter->dispatch_hci_events();
-        more = served.object->flush_events(kSignalsPerIteration) || more;
+        try {
+            served.adapter->dispatch_hci_events();
+        } catch (const std::exception& e) {
+            // The rest stay queued for the next round.
+            spdlog::error("hci{}: HCI event not handled: {}", index, e.what());
+        }
+        if (may_send) more = served.object->flush_events(kSignalsPerIteration) || more;
     }
     return more;
 }

@@ -31,12 +31,13 @@ public:
 
     // Adds the controllers the kernel has now.
     void start();
-    // Handles the mgmt and HCI events queued so far and sends a batch of
-    // the IRQ events they raised; true when more are waiting to be sent.
-    // Sending in batches keeps the loop reading the sockets, so under a
-    // flood the adapters' rxbuf queues fill and drop scan results (counted)
-    // rather than the kernel dropping every kind of event unseen.
-    bool dispatch_events();
+    // Handles the mgmt and HCI events queued so far and, if may_send, sends
+    // a batch of the IRQ events they raised; true when more are waiting to
+    // be sent. Sending in batches, and not while the bus is still writing
+    // the previous ones, keeps the loop reading the sockets: under a flood
+    // the adapters' rxbuf queues fill and drop scan results (counted) rather
+    // than the kernel dropping every kind of event unseen.
+    bool dispatch_events(bool may_send = true);
     size_t count() const { return served_.size(); }
 
 private:

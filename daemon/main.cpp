@@ -2,6 +2,7 @@
 // One thread: the epoll loop runs the D-Bus connection, the mgmt socket and
 // the signal fd.
 
+#include <poll.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 
@@ -78,7 +79,9 @@ int serve(const ubt::daemon::Options& options) {
         while (bus->processPendingRequest()) {
         }
         // Method calls may have queued mgmt events while waiting for replies.
-        bool more = controllers.dispatch_events();
+        // While the bus socket is still full (POLLOUT wanted), signals wait.
+        bool bus_writable = !(bus->getEventLoopPollData().events & POLLOUT);
+        bool more = controllers.dispatch_events(bus_writable);
         auto p = bus->getEventLoopPollData();
         loop.modify(p.fd, static_cast<uint32_t>(p.events));
         return more ? 0 : timeout_ms(p.timeout_usec);  // more signals to send: just look at the sockets

@@ -126,30 +126,41 @@ bool BleObject::flush_events(size_t max) {
     for (size_t sent = 0; sent < max; ++sent) {
         auto event = adapter_.next_event();
         if (!event) return false;
-        std::visit(
-            [this](const auto& e) {
-                using T = std::decay_t<decltype(e)>;
-                if constexpr (std::is_same_v<T, ble::ScanResult>) {
-                    emitScanResult(e.addr_type, address_bytes(e.addr), e.adv_type, e.rssi, e.adv_data);
-                } else if constexpr (std::is_same_v<T, ble::ScanDone>) {
-                    emitScanDone();
-                } else if constexpr (std::is_same_v<T, ble::CentralConnect>) {
-                    emitCentralConnect(e.conn_handle, e.addr_type, address_bytes(e.addr));
-                } else if constexpr (std::is_same_v<T, ble::CentralDisconnect>) {
-                    emitCentralDisconnect(e.conn_handle, e.addr_type, address_bytes(e.addr));
-                } else if constexpr (std::is_same_v<T, ble::PeripheralConnect>) {
-                    emitPeripheralConnect(e.conn_handle, e.addr_type, address_bytes(e.addr));
-                } else if constexpr (std::is_same_v<T, ble::PeripheralDisconnect>) {
-                    emitPeripheralDisconnect(e.conn_handle, e.addr_type, address_bytes(e.addr));
-                } else {
-                    static_assert(std::is_same_v<T, ble::ConnectionUpdate>);
-                    emitConnectionUpdate(e.conn_handle, e.conn_interval, e.conn_latency, e.supervision_timeout,
-                                         e.status);
-                }
-            },
-            *event);
+        try {
+            emit(*event);
+        } catch (const sdbus::Error& e) {
+            // The bus refused (its queue is full, or it is gone): this one
+            // is lost, the rest wait for the next round.
+            spdlog::error("{}: an event signal was not sent: {}", adapter_.name(), e.what());
+            return false;
+        }
     }
     return adapter_.has_events();
+}
+
+void BleObject::emit(const ble::IrqEvent& event) {
+    std::visit(
+        [this](const auto& e) {
+            using T = std::decay_t<decltype(e)>;
+            if constexpr (std::is_same_v<T, ble::ScanResult>) {
+                emitScanResult(e.addr_type, address_bytes(e.addr), e.adv_type, e.rssi, e.adv_data);
+            } else if constexpr (std::is_same_v<T, ble::ScanDone>) {
+                emitScanDone();
+            } else if constexpr (std::is_same_v<T, ble::CentralConnect>) {
+                emitCentralConnect(e.conn_handle, e.addr_type, address_bytes(e.addr));
+            } else if constexpr (std::is_same_v<T, ble::CentralDisconnect>) {
+                emitCentralDisconnect(e.conn_handle, e.addr_type, address_bytes(e.addr));
+            } else if constexpr (std::is_same_v<T, ble::PeripheralConnect>) {
+                emitPeripheralConnect(e.conn_handle, e.addr_type, address_bytes(e.addr));
+            } else if constexpr (std::is_same_v<T, ble::PeripheralDisconnect>) {
+                emitPeripheralDisconnect(e.conn_handle, e.addr_type, address_bytes(e.addr));
+            } else {
+                static_assert(std::is_same_v<T, ble::ConnectionUpdate>);
+                emitConnectionUpdate(e.conn_handle, e.conn_interval, e.conn_latency, e.supervision_timeout,
+                                     e.status);
+            }
+        },
+        event);
 }
 
 void BleObject::GapAdvertise(const Options& options) {

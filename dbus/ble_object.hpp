@@ -68,6 +68,7 @@ private:
     std::tuple<uint32_t, std::vector<uint8_t>> L2capRecvinto(const uint16_t&, const uint16_t&,
                                                              const Options&) override;
 
+    void emit(const ble::IrqEvent& event);
     // Runs a method body; turns facade errors into D-Bus errors and logs them.
     template <typename F>
     auto guard(const char* method, F&& body) -> decltype(body());

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The main job on a machine without Bluetooth hardware (as root, Debian 12):
-# installs and builds, boots the VM test bed with two virtual controllers,
-# runs ubluetoothd serving both and the demo client printing events.
+# installs and builds, boots the VM test bed with four virtual controllers,
+# runs ubluetoothd serving them and the demo client (on hci0 and hci1)
+# printing events.
 set -euo pipefail
 
 source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -301,10 +301,12 @@ void Adapter::gap_scan(const std::optional<gap::ScanRequest>& request) {
 
 void Adapter::gap_connect(const gap::ConnectRequest& request) {
     require_active("gap_connect");
-    if (scanner_.scanning()) {
-        throw BleError(ErrorCode::Busy, "gap_connect while scanning: stop the scan first (NimBLE refuses this too)");
-    }
-    connections_.connect(request, own_address());
+    LeAddress own = own_address();
+    // As MicroPython does: a running scan ends (with SCAN_DONE) and the
+    // connect goes ahead. Checked first, so a refused call leaves it running.
+    connections_.check(request);
+    scanner_.stop();
+    connections_.connect(request, own);
 }
 
 void Adapter::gap_connect_cancel() { connections_.cancel(); }

@@ -94,14 +94,20 @@ void Connections::fail_attempt(bool cancel) {
     attempt_.reset();
     timers_.cancel(a.timer);
     if (cancel) {
-        // Best effort: refused when the connection has just been made, and
-        // then the link is ended when its event comes.
+        // Refused when the connection has just been made: then the link is
+        // ended when its event comes.
+        bool cancelled = false;
         try {
-            hci_.command(hci::le_create_connection_cancel());
-        } catch (const BleError&) {
+            cancelled = hci_.command(hci::le_create_connection_cancel()).status == 0;
+        } catch (const std::exception&) {
+            // No answer (the controller is going away): treat as refused.
         }
-        if (abandoned_.size() == kMaxAbandoned) abandoned_.erase(abandoned_.begin());
-        abandoned_.push_back(a.peer);
+        if (cancelled) {
+            cancel_echo_due_ = true;
+        } else {
+            if (abandoned_.size() == kMaxAbandoned) abandoned_.erase(abandoned_.begin());
+            abandoned_.push_back(a.peer);
+        }
     }
     events_.disconnected(true, kNoHandle, a.peer);
 }
@@ -137,13 +143,17 @@ void Connections::on_le_meta(const hci::LeMeta& meta) {
 void Connections::on_connection_complete(const hci::ConnectionComplete& c) {
     bool central = c.role == hci::kRoleCentral;
     if (c.status != 0) {
-        // The controller gave up on our attempt. (After a cancel the attempt
-        // is over already, and this is its echo.)
-        if (attempt_) fail_attempt(false);
+        if (cancel_echo_due_) {
+            cancel_echo_due_ = false;  // the end of an attempt already reported
+        } else if (attempt_) {
+            fail_attempt(false);  // the controller gave up on it
+        }
         return;
     }
     LeAddress peer{c.peer_addr_type, c.peer};
-    if (central && attempt_ && attempt_->peer == peer) {
+    // The controller runs one initiator: a central link while ours is pending
+    // is ours, even under another address (an identity resolved from an RPA).
+    if (central && attempt_) {
         timers_.cancel(attempt_->timer);
         attempt_.reset();
     } else if (central && std::find(abandoned_.begin(), abandoned_.end(), peer) != abandoned_.end()) {
@@ -152,7 +162,7 @@ void Connections::on_connection_complete(const hci::ConnectionComplete& c) {
         discarding_.insert(c.handle);
         try {
             hci_.command(hci::disconnect(c.handle, hci::kRemoteUserTerminated));
-        } catch (const BleError&) {
+        } catch (const std::exception&) {
             // Then it stays up, unreported, until the peer or the kernel ends it.
         }
         return;
@@ -185,6 +195,7 @@ void Connections::on_power_off() {
     unclaimed_links_.clear();
     abandoned_.clear();
     discarding_.clear();
+    cancel_echo_due_ = false;
     for (auto& [handle, c] : ended) events_.disconnected(c.we_are_central, handle, c.peer);
 }
 

@@ -52,6 +52,9 @@ public:
     Connections(const Connections&) = delete;
     Connections& operator=(const Connections&) = delete;
 
+    // Throws what connect() would for a bad or ill-timed request, without
+    // doing anything.
+    void check(const ConnectRequest& request) const { (void)parameters(request); }
     // Starts connecting as central; PERIPHERAL_CONNECT or (with kNoHandle)
     // PERIPHERAL_DISCONNECT follows. own: public (type 0), or type 1 and the
     // random address to connect from. Throws BleError: InvalidArgs for a bad
@@ -99,7 +102,11 @@ private:
     std::map<uint16_t, Connection> connections_;
     // Channels accepted before their connection's HCI event was read.
     std::map<uint16_t, std::unique_ptr<Link>> unclaimed_links_;
-    // Peers of attempts given up that the controller may still complete.
+    // A cancel succeeded: the controller's failed Connection Complete for
+    // it is still to come, and must not end a newer attempt.
+    bool cancel_echo_due_ = false;
+    // Peers of attempts whose cancel the controller refused or never
+    // answered: it may still complete them.
     std::vector<LeAddress> abandoned_;
     // Late connections to abandoned peers, being ended without events.
     std::set<uint16_t> discarding_;

@@ -6,7 +6,10 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <system_error>
 
@@ -46,14 +49,18 @@ UniqueFd listen_att(uint8_t address_type) {
 
 AttListener::AttListener(EventLoop& loop, Accepted on_accepted)
     : loop_(loop), on_accepted_(std::move(on_accepted)), public_(listen_att(0)), random_(listen_att(1)) {
-    for (int fd : {public_.get(), random_.get()}) {
-        loop_.watch(fd, EPOLLIN, [this, fd](uint32_t) { accept_from(fd); });
-    }
+    watch(public_.get());
+    watch(random_.get());
 }
 
 AttListener::~AttListener() {
+    loop_.cancel(pause_);
     loop_.unwatch(public_.get());
     loop_.unwatch(random_.get());
+}
+
+void AttListener::watch(int listener) {
+    loop_.watch(listener, EPOLLIN, [this, listener](uint32_t) { accept_from(listener); });
 }
 
 void AttListener::accept_from(int listener) {
@@ -61,7 +68,21 @@ void AttListener::accept_from(int listener) {
         sockaddr_l2 peer{};
         socklen_t len = sizeof peer;
         UniqueFd channel(::accept4(listener, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
-        if (!channel) return;  // EAGAIN: all taken; other errors concern one channel only
+        if (!channel) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+            // Out of descriptors or memory: the channel stays queued; try again
+            // in a second rather than spin on a listener that stays readable.
+            spdlog::error("cannot accept an ATT channel: {}; trying again in a second", std::strerror(errno));
+            loop_.unwatch(public_.get());
+            loop_.unwatch(random_.get());
+            pause_ = loop_.start(std::chrono::seconds(1), [this] {
+                pause_ = 0;
+                watch(public_.get());
+                watch(random_.get());
+            });
+            return;
+        }
         sockaddr_l2 local{};
         len = sizeof local;
         l2cap_conninfo info{};

@@ -25,12 +25,14 @@ public:
     AttListener& operator=(const AttListener&) = delete;
 
 private:
+    void watch(int listener);
     void accept_from(int listener);
 
     EventLoop& loop_;
     Accepted on_accepted_;
     UniqueFd public_;  // links to our public identity address
     UniqueFd random_;  // links to our static random identity address
+    Timers::Id pause_ = 0;  // both rest a while after accept() failed for want of resources
 };
 
 }  // namespace ubt::linux_bt

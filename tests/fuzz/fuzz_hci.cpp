@@ -1,12 +1,15 @@
 // libFuzzer target: HCI event packets, whose advertising reports carry bytes
 // from any device in radio range. The codec, the scanner's report handling
-// (fragment joining) and the advertiser must neither crash nor read out of bounds.
+// (fragment joining), the advertiser and the connection table (with connect,
+// cancel and disconnect calls mixed in) must neither crash nor read out of
+// bounds.
 #include <cstddef>
 #include <cstdint>
 #include <utility>
 
 #include "core/error.hpp"
 #include "gap/advertiser.hpp"
+#include "gap/connections.hpp"
 #include "gap/scanner.hpp"
 #include "hci/hci_codec.hpp"
 
@@ -33,11 +36,26 @@ private:
     Bytes reply_;
 };
 
-class NoTimers : public Timers {
+// Keeps the latest timer so the input can fire it.
+class ManualTimers : public Timers {
 public:
-    Id start(std::chrono::milliseconds, std::function<void()>) override { return 1; }
-    void cancel(Id) override {}
+    Id start(std::chrono::milliseconds, std::function<void()> callback) override {
+        callback_ = std::move(callback);
+        return ++id_;
+    }
+    void cancel(Id id) override {
+        if (id == id_) callback_ = nullptr;
+    }
+    void fire() {
+        if (auto c = std::exchange(callback_, nullptr)) c();
+    }
+
+private:
+    Id id_ = 0;
+    std::function<void()> callback_;
 };
+
+class NoLink : public gap::Link {};
 
 }  // namespace
 
@@ -50,25 +68,57 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)hci::decode_le_features(input);
 
     AcceptingPort port;
-    hci::HciClient client(port, std::chrono::milliseconds(0));
-    NoTimers timers;
+    // The port answers at once; the timeout only matters when it cannot.
+    hci::HciClient client(port, std::chrono::milliseconds(1000));
+    ManualTimers timers;
     gap::LeFeatures features(client);
     size_t delivered = 0;
     gap::Scanner scanner(client, features, timers, [&](const hci::AdvReport& r) { delivered += r.data.size(); }, [] {});
     gap::Advertiser advertiser(client, features);
+    size_t connection_events = 0;
+    gap::Connections connections(client, features, timers,
+                                 {[&](bool, uint16_t, const LeAddress&) { ++connection_events; },
+                                  [&](bool, uint16_t, const LeAddress&) { ++connection_events; },
+                                  [&](const hci::ConnectionUpdate&) { ++connection_events; }});
     scanner.start({0, 1280000, 11250, true});
     advertiser.advertise({100000, Bytes{}, Bytes{}, true}, {});
 
-    // The input as a sequence of LE meta events: one length byte, then the event.
+    // The input as a sequence of steps: a kind byte, a length byte, then
+    // that many bytes for an event or call.
     ByteReader reader(input);
-    while (reader.remaining() > 0) {
+    while (reader.remaining() > 1) {
+        uint8_t kind = reader.u8();
         size_t n = reader.u8();
         ByteView chunk = reader.bytes(std::min(n, reader.remaining()));
-        if (auto meta = hci::decode_le_meta(chunk)) {
-            (void)hci::decode_connection_complete(*meta);
-            scanner.on_le_meta(*meta);
-            advertiser.on_le_meta(*meta);
+        ByteReader args(chunk);
+        try {
+            switch (kind % 6) {
+                case 0:
+                    if (auto meta = hci::decode_le_meta(chunk)) {
+                        scanner.on_le_meta(*meta);
+                        advertiser.on_le_meta(*meta);
+                        connections.on_le_meta(*meta);
+                    }
+                    break;
+                case 1: connections.on_disconnection_complete(chunk); break;
+                case 2: {
+                    gap::ConnectRequest request;
+                    request.peer.type = args.u8();
+                    request.peer.address = Address::from_le(args.bytes(6));
+                    if (args.ok()) connections.connect(request, {});
+                    break;
+                }
+                case 3: connections.cancel(); break;
+                case 4: (void)connections.disconnect(args.u16le()); break;
+                case 5:
+                    if (chunk.empty()) timers.fire();
+                    else connections.attach(args.u16le(), std::make_unique<NoLink>());
+                    break;
+            }
+        } catch (const BleError&) {
+            // Refused calls are part of the game.
         }
     }
+    connections.on_power_off();
     return 0;
 }

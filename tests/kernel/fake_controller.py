@@ -5,6 +5,7 @@ Connection without ever completing it, as a real controller does when the
 peer is away, until LE Create Connection Cancel."""
 
 import os
+import select
 import struct
 import threading
 import time
@@ -56,8 +57,12 @@ class FakeController:
         return f"hci{self.index}"
 
     def close(self):
+        """Removes the controller: the kernel drops it when the last user
+        of /dev/vhci is gone, so both threads stop before the close."""
         self._closed = True
         self._scanning.set()
+        self._reader.join()
+        self._flooder.join()
         os.close(self._fd)
 
     def _send_event(self, code, params):
@@ -68,6 +73,8 @@ class FakeController:
 
     def _read_loop(self):
         while not self._closed:
+            if not select.select([self._fd], [], [], 0.1)[0]:
+                continue
             try:
                 packet = os.read(self._fd, 4096)
             except OSError:

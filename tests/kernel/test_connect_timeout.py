@@ -63,6 +63,18 @@ class ConnectTimeout(unittest.TestCase):
         with self.assertRaises(OSError):  # nothing left to cancel
             radio.ble.gap_connect(None)
 
+    def test_a_connect_right_after_a_cancel_is_not_ended_by_the_first_ones_echo(self):
+        # The controller answers a cancel with a failed Connection Complete;
+        # a new attempt made before it is read must not take it as its own end.
+        radio.ble.gap_connect(0, ABSENT, 20000)
+        radio.ble.gap_connect(None)
+        radio.ble.gap_connect(0, ABSENT, 20000)
+        self.assertEqual(radio.wait(_IRQ_PERIPHERAL_DISCONNECT), (NO_HANDLE, 0, ABSENT))
+        radio.quiet(1.5, {_IRQ_PERIPHERAL_CONNECT, _IRQ_PERIPHERAL_DISCONNECT})
+        radio.ble.gap_connect(None)  # still pending: this cancel finds it
+        self.assertEqual(radio.wait(_IRQ_PERIPHERAL_DISCONNECT), (NO_HANDLE, 0, ABSENT))
+        self.assertEqual(controller.commands.count(OP_LE_CREATE_CONN), 2)
+
     def test_the_asked_connection_intervals_reach_the_controller(self):
         radio.ble.gap_connect(0, ABSENT, 20000, 7500, 100000)
         radio.ble.gap_connect(None)

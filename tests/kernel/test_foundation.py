@@ -164,7 +164,7 @@ class BadInput(unittest.TestCase):
         ("Active", "a{sv}", ({"power": ("b", True)},), ERR + "InvalidArgs"),
         ("Active", "s", ("yes",), "org.freedesktop.DBus.Error.InvalidArgs"),
         ("NoSuchMethod", "", (), "org.freedesktop.DBus.Error.UnknownMethod"),
-        ("GapConnect", "yaya{sv}", (0, b"\x00" * 6, {}), ERR + "NotImplemented"),
+        ("GapConnect", "yaya{sv}", (0, b"\x00" * 5, {}), ERR + "InvalidArgs"),
         ("GattsRead", "q", (1,), ERR + "NotImplemented"),
         ("L2capListen", "qq", (128, 512), ERR + "NotImplemented"),
         ("GapPair", "q", (1,), ERR + "NotImplemented"),
@@ -190,9 +190,9 @@ class BadInput(unittest.TestCase):
         self.assertTrue(dbus_call(HCI0, "ConfigGet", "s", "gap_name")[0])
 
     def test_not_implemented_names_the_missing_topic(self):
-        ok, name, message = dbus_call(HCI0, "GapConnectCancel")
+        ok, name, message = dbus_call(HCI0, "GattcExchangeMtu", "q", 0)
         self.assertEqual((ok, name), (False, ERR + "NotImplemented"))
-        self.assertIn("GAP", message)
+        self.assertIn("GATT", message)
 
     def test_handler_registration(self):
         self.assertEqual(dbus_call(HCI0, "RegisterHandler", "o", "/test/handler"), (True, ()))

@@ -238,12 +238,29 @@ TEST_CASE("gap_connect connects from the address of addr_mode; scanning and conn
     CHECK(fx.hci_port.opcodes() == std::vector<uint16_t>{hci::op::LeReadLocalFeatures, hci::op::LeCreateConnection});
     CHECK(fx.hci_port.sent[1].at(16) == 0x00);  // own address type: public
 
-    // As on NimBLE, a scan cannot start during a connect, nor a connect during a scan.
+    // As on NimBLE, a scan cannot start during a connect; as on MicroPython,
+    // a connect during a scan ends the scan first.
     CHECK(error_of([&] { fx.adapter.gap_scan(gap::ScanRequest{}); }) == ErrorCode::Busy);
     fx.adapter.gap_connect_cancel();
     fx.adapter.gap_scan(gap::ScanRequest{});
+    while (fx.adapter.next_event()) {
+    }
     fx.hci_port.sent.clear();
-    CHECK(error_of([&] { fx.adapter.gap_connect(r); }) == ErrorCode::Busy);
+    fx.adapter.gap_connect(r);
+    CHECK(fx.hci_port.opcodes() ==
+          std::vector<uint16_t>{hci::op::LeSetScanEnable, hci::op::LeCreateConnection});
+    auto done = fx.adapter.next_event();
+    REQUIRE(done);
+    CHECK(std::holds_alternative<ble::ScanDone>(*done));
+    CHECK_FALSE(fx.adapter.next_event());  // the connect is still pending
+    fx.adapter.gap_connect_cancel();
+
+    // A refused connect leaves the scan running.
+    fx.adapter.gap_scan(gap::ScanRequest{});
+    gap::ConnectRequest bad = r;
+    bad.peer.type = 7;
+    fx.hci_port.sent.clear();
+    CHECK(error_of([&] { fx.adapter.gap_connect(bad); }) == ErrorCode::InvalidArgs);
     CHECK(fx.hci_port.sent.empty());
     fx.adapter.gap_scan(std::nullopt);
 

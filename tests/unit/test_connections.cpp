@@ -147,25 +147,59 @@ TEST_CASE("a connect the controller refuses is Failed and leaves nothing pending
     CHECK(fx.timers.pending.empty());
 }
 
-TEST_CASE("a late completion of an abandoned connect is ended without events") {
+namespace {
+// A controller that refuses LE Create Connection Cancel: the connection
+// completed just before it.
+void refusing_cancel(Fixture& fx) {
+    fx.port.responder = [](ByteView command) {
+        uint16_t opcode = static_cast<uint16_t>(command[1] | (command[2] << 8));
+        Bytes status{opcode == op::LeCreateConnectionCancel ? uint8_t{0x0c} : uint8_t{0x00}};
+        return std::vector<Bytes>{test::command_complete_for(command, status)};
+    };
+}
+}  // namespace
+
+TEST_CASE("a late completion of a connect whose cancel was refused is ended without events") {
     Fixture fx;
     fx.connections.connect(to(kPeer), kPublicOwn);
+    refusing_cancel(fx);
     fx.timers.fire_all();
     fx.events.clear();
-    fx.complete(0x41, kRoleCentral, kPeer);  // the cancel came too late
+    fx.complete(0x41, kRoleCentral, kPeer);
     CHECK(fx.port.sent.back() == disconnect(0x41, kRemoteUserTerminated));
     fx.disconnected(0x41);
     CHECK(fx.events.empty());
     CHECK(fx.connections.count() == 0);
 }
 
-TEST_CASE("a new connect to the same peer is not mistaken for an abandoned one") {
+TEST_CASE("the controller's echo of a cancel does not end a newer attempt") {
     Fixture fx;
     fx.connections.connect(to(kPeer), kPublicOwn);
     fx.connections.cancel();
-    fx.connections.connect(to(kPeer), kPublicOwn);
+    fx.connections.connect(to(kPeer), kPublicOwn);  // again, before the echo was read
+    fx.complete(0x00, kRoleCentral, kPeer, 0x02);   // the echo: Unknown Connection Identifier
+    CHECK(fx.connections.connecting());
+    CHECK(fx.events.size() == 1);
     fx.complete(0x42, kRoleCentral, kPeer);
     CHECK(fx.events.back() == "peripheral_connect 66 1 C0:11:22:33:44:55");
+}
+
+TEST_CASE("after a cancel the controller took, a later link to that peer is reported") {
+    Fixture fx;
+    fx.connections.connect(to(kPeer), kPublicOwn);
+    fx.connections.cancel();
+    fx.complete(0x00, kRoleCentral, kPeer, 0x02);
+    fx.complete(0x43, kRoleCentral, kPeer);  // someone else connected it
+    CHECK(fx.events.back() == "peripheral_connect 67 1 C0:11:22:33:44:55");
+}
+
+TEST_CASE("a link made while our connect is pending is ours, under whatever address the controller names") {
+    Fixture fx;
+    fx.connections.connect(to(kPeer), kPublicOwn);
+    fx.complete(0x44, kRoleCentral, kOther);  // an identity address resolved from the RPA we asked for
+    CHECK(fx.events == std::vector<std::string>{"peripheral_connect 68 0 00:AA:01:01:00:42"});
+    CHECK_FALSE(fx.connections.connecting());
+    CHECK(fx.timers.pending.empty());
 }
 
 TEST_CASE("centrals connecting to us: CENTRAL_CONNECT, the accepted channel kept, either arrival order") {
