@@ -3,6 +3,7 @@
 #include <random>
 
 #include "core/error.hpp"
+#include "gap/rpa.hpp"
 
 namespace ubt::ble {
 
@@ -259,17 +260,24 @@ void Adapter::config_set(const std::vector<std::pair<std::string, ConfigValue>>&
 }
 
 LeAddress Adapter::own_address() const {
+    std::random_device rng;
     switch (addr_mode_) {
         case AddrMode::Public: return {0, {}};
         case AddrMode::Random: return {1, static_address_};
-        case AddrMode::Rpa:
-            throw BleError(ErrorCode::NotSupported,
-                           "addr_mode 2 (RPA) for advertising and connecting needs the security work; use 0, 1 or 3 for now");
+        case AddrMode::Rpa: {
+            // A fresh resolvable private address: prand with the top bits
+            // 01 and its other 22 bits neither all zeroes nor all ones.
+            gap::Prand prand;
+            do {
+                for (auto& b : prand) b = static_cast<uint8_t>(rng());
+                prand[0] = static_cast<uint8_t>((prand[0] & 0x3f) | 0x40);
+            } while ((prand == gap::Prand{0x40, 0, 0}) || (prand == gap::Prand{0x7f, 0xff, 0xff}));
+            return {1, gap::resolvable_private_address(irk_, prand)};
+        }
         case AddrMode::Nrpa: break;
     }
     // A fresh non-resolvable private address: the two top bits 00, the rest
     // random and neither all zeroes nor all ones.
-    std::random_device rng;
     Address a;
     do {
         for (auto& b : a.msb_first) b = static_cast<uint8_t>(rng());

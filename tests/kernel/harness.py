@@ -155,16 +155,40 @@ def dbus_call(path, method, signature="", *args):
     return True, reply.body
 
 
-def kernel_identity(name):
-    """The identity address and type the kernel uses for a controller (debugfs)."""
+def _debugfs_identity(name):
+    """debugfs' identity line: address, (type N), the local IRK (as the kernel holds it), the RPA."""
     if not os.path.ismount("/sys/kernel/debug"):
         subprocess.run(["mount", "-t", "debugfs", "debugfs", "/sys/kernel/debug"], check=True)
     with open(f"/sys/kernel/debug/bluetooth/{name}/identity") as f:
         text = f.read()
-    m = re.match(r"([0-9A-Fa-f:]{17}) \(type (\d)\)", text)
+    m = re.match(r"([0-9A-Fa-f:]{17}) \(type (\d)\) ([0-9a-f]{32})", text)
     if not m:
         raise AssertionError(f"unexpected debugfs identity: {text!r}")
+    return m
+
+
+def kernel_identity(name):
+    """The identity address and type the kernel uses for a controller (debugfs)."""
+    m = _debugfs_identity(name)
     return m.group(1).upper(), int(m.group(2))
+
+
+def kernel_irk(name):
+    """The local IRK the kernel holds for a controller, least significant octet first."""
+    return bytes.fromhex(_debugfs_identity(name).group(3))
+
+
+def rpa_resolves(irk, addr):
+    """Whether addr (6 bytes, most significant first) is prand || ah(irk, prand),
+    computed with the kernel's AES (AF_ALG), not the daemon's."""
+    with socket.socket(socket.AF_ALG, socket.SOCK_SEQPACKET, 0) as alg:
+        alg.bind(("skcipher", "ecb(aes)"))
+        alg.setsockopt(socket.SOL_ALG, socket.ALG_SET_KEY, irk[::-1])
+        op, _ = alg.accept()
+        with op:
+            op.sendmsg_afalg([bytes(13) + addr[:3]], op=socket.ALG_OP_ENCRYPT)
+            e = op.recv(16)
+    return addr[0] >> 6 == 0b01 and e[13:] == addr[3:]
 
 
 def stop_cleanly(daemon):

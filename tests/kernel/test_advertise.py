@@ -5,7 +5,7 @@ right adv_type, and by BlueZ's btmgmt find (software written elsewhere)."""
 import subprocess
 import unittest
 
-from harness import Daemon, controller_info, dbus_call, scan_with_client, stop_cleanly
+from harness import Daemon, controller_info, dbus_call, kernel_irk, rpa_resolves, scan_with_client, stop_cleanly
 
 HCI0 = "/org/ubluetooth/hci0"
 ERR = "org.ubluetooth.Error."
@@ -74,6 +74,31 @@ class AdvertiseSeenByOurScan(unittest.TestCase):
         self.assertTrue(ours, results)
         self.assertEqual(ours[0][0], "1")
         self.assertEqual(int(ours[0][1][:2], 16) & 0xC0, 0x00, ours)  # NRPA: top bits 00
+
+
+class ResolvablePrivateAddress(unittest.TestCase):
+    def test_rpa_mode_advertises_from_an_address_our_irk_resolves(self):
+        self.assertTrue(dbus_call(HCI0, "Active", "a{sv}", {"active": ("b", True)})[0])
+        self.assertTrue(dbus_call(HCI0, "ConfigSet", "a{sv}", {"addr_mode": ("u", 2)})[0])
+        try:
+            irk = kernel_irk("hci0")  # the IRK the daemon gave the kernel for mode 2
+            self.assertNotEqual(irk, bytes(16))
+            seen = []
+            for _ in range(2):  # each gap_advertise call takes a fresh address
+                self.assertTrue(dbus_call(HCI0, "GapAdvertise", "a{sv}", {"interval_us": ("u", 100000),
+                                                                          "adv_data": ("ay", bytes.fromhex(ADV))})[0])
+                results, _ = scan_with_client(daemon, "hci1", 1000, False)
+                ours = [r for r in results if r[4] == ADV]
+                self.assertTrue(ours, results)
+                self.assertEqual(ours[0][0], "1")  # random
+                seen.append(bytes.fromhex(ours[0][1].replace(":", "")))
+        finally:
+            dbus_call(HCI0, "GapAdvertise", "a{sv}", {})
+            dbus_call(HCI0, "ConfigSet", "a{sv}", {"addr_mode": ("u", 0)})
+        for addr in seen:
+            self.assertTrue(rpa_resolves(irk, addr), addr.hex(":"))
+        self.assertNotEqual(seen[0], seen[1])
+        self.assertFalse(rpa_resolves(bytes(16), seen[0]))  # and not with any key
 
 
 class AdvertiseInterop(unittest.TestCase):

@@ -9,7 +9,7 @@ import struct
 import time
 import unittest
 
-from harness import Daemon, Radio, dbus_call, stop_cleanly
+from harness import Daemon, Radio, dbus_call, kernel_irk, rpa_resolves, stop_cleanly
 
 _IRQ_CENTRAL_CONNECT = 1
 _IRQ_CENTRAL_DISCONNECT = 2
@@ -144,6 +144,20 @@ class Connect(unittest.TestCase):
         hci1.wait(_IRQ_CENTRAL_CONNECT)
         hci0.ble.gap_disconnect(handle)
         hci0.wait(_IRQ_PERIPHERAL_DISCONNECT)
+
+    def test_in_rpa_mode_the_peer_sees_an_address_our_irk_resolves(self):
+        hci0, hci1 = radios["hci0"], radios["hci1"]
+        try:
+            hci0.ble.config(addr_mode=2)
+            irk = kernel_irk("hci0")
+            handle, their_handle = connect(hci0, hci1)
+            hci0.ble.gap_disconnect(handle)
+            hci0.wait(_IRQ_PERIPHERAL_DISCONNECT)
+            _, addr_type, addr = hci1.wait(_IRQ_CENTRAL_DISCONNECT)
+        finally:
+            hci0.ble.config(addr_mode=0)
+        self.assertEqual(addr_type, 1)
+        self.assertTrue(rpa_resolves(irk, addr), addr.hex(":"))
 
     def test_connection_update_reaches_both_sides(self):
         hci0, hci1 = radios["hci0"], radios["hci1"]

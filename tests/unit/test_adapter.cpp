@@ -271,8 +271,31 @@ TEST_CASE("gap_connect connects from the address of addr_mode; scanning and conn
     CHECK(fx.hci_port.sent.front() == hci::le_set_random_address(mac.address));
     CHECK(fx.hci_port.sent.back().at(16) == 0x01);  // own address type: random (static)
     fx.adapter.gap_connect_cancel();
+}
+
+namespace {
+// The address of each LE Set Random Address sent so far.
+std::vector<Address> random_addresses(const test::FakeHciPort& port) {
+    std::vector<Address> out;
+    for (const auto& p : port.sent) {
+        if (p.at(1) == 0x05 && p.at(2) == 0x20) out.push_back(Address::from_le(ByteView(p).subspan(4, 6)));
+    }
+    return out;
+}
+}  // namespace
+
+TEST_CASE("addr_mode 2 advertises and connects from a fresh resolvable private address each time") {
+    Fixture fx;
+    fx.adapter.set_active(true);
     fx.adapter.config_set({{"addr_mode", int64_t{2}}});
-    CHECK(error_of([&] { fx.adapter.gap_connect(r); }) == ErrorCode::NotSupported);
+    fx.adapter.gap_advertise(gap::AdvertiseRequest{});
+    gap::ConnectRequest r;
+    r.peer = {0, *Address::parse("00:AA:01:01:00:42")};
+    fx.adapter.gap_connect(r);
+    auto addresses = random_addresses(fx.hci_port);
+    REQUIRE(addresses.size() == 2);
+    for (const auto& a : addresses) CHECK((a.msb_first[0] & 0xc0) == 0x40);  // resolvable: top bits 01
+    CHECK(addresses[0] != addresses[1]);
 }
 
 TEST_CASE("links use the static address as identity in addr_mode 1") {
