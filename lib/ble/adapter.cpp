@@ -66,6 +66,7 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
       short_name_(info.short_name),
       addr_mode_(info.address.is_zero() ? AddrMode::Random : AddrMode::Public),
       hci_(hci),
+      timers_(timers),
       features_(hci),
       scanner_(
           hci, features_, timers,
@@ -92,6 +93,8 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
     static_address_ = random_static_address(rng);
     for (auto& b : irk_) b = static_cast<uint8_t>(rng());
 }
+
+Adapter::~Adapter() { timers_.cancel(rpa_timer_); }
 
 bool Adapter::active() const { return (settings_ & mgmt::setting::Powered) != 0; }
 
@@ -293,6 +296,22 @@ void Adapter::gap_advertise(const std::optional<gap::AdvertiseRequest>& request)
     }
     require_active("gap_advertise");
     advertiser_.advertise(*request, own_address());
+    if (addr_mode_ == AddrMode::Rpa) schedule_rpa_rotation();
+}
+
+void Adapter::schedule_rpa_rotation() {
+    timers_.cancel(rpa_timer_);
+    rpa_timer_ = timers_.start(kRpaLifetime, [this] {
+        rpa_timer_ = 0;
+        if (addr_mode_ != AddrMode::Rpa || !advertiser_.advertising()) return;
+        try {
+            advertiser_.change_address(own_address().address);
+            schedule_rpa_rotation();
+        } catch (const std::exception&) {
+            // The controller refused or is gone: advertising has stopped
+            // rather than keep an address past its time.
+        }
+    });
 }
 
 void Adapter::gap_scan(const std::optional<gap::ScanRequest>& request) {

@@ -5,6 +5,7 @@
 // the timers, which must outlive it.
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -30,6 +31,9 @@ class Adapter {
 public:
     Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerInfo& info, hci::HciClient& hci,
             Timers& timers);
+    ~Adapter();
+    Adapter(const Adapter&) = delete;
+    Adapter& operator=(const Adapter&) = delete;
 
     uint16_t index() const { return index_; }
     std::string name() const { return "hci" + std::to_string(index_); }
@@ -73,6 +77,9 @@ public:
     static constexpr int64_t kMinRxbuf = 128;
     static constexpr int64_t kMaxRxbuf = 16 * 1024 * 1024;
     static constexpr size_t kMaxNameLength = mgmt::kNameSize - 1;
+    // How long advertising keeps one resolvable private address (the
+    // kernel's default, as the Core spec recommends).
+    static constexpr std::chrono::minutes kRpaLifetime{15};
 
 private:
     struct Pending;  // a validated config() call, applied in one go
@@ -87,6 +94,8 @@ private:
     // The address to advertise or connect from in the current addr_mode.
     LeAddress own_address() const;
     void power_changed(uint32_t old_settings);
+    // In addr_mode 2, moves running advertising to a fresh RPA every kRpaLifetime.
+    void schedule_rpa_rotation();
 
     uint16_t index_;
     mgmt::MgmtClient& mgmt_;
@@ -101,6 +110,8 @@ private:
     int64_t rxbuf_ = 65536;
     int64_t mtu_ = 256;
     hci::HciClient& hci_;
+    Timers& timers_;
+    Timers::Id rpa_timer_ = 0;
     EventQueue events_{static_cast<size_t>(rxbuf_)};
     gap::LeFeatures features_;
     gap::Scanner scanner_;

@@ -39,25 +39,46 @@ void Advertiser::advertise(const AdvertiseRequest& request, const LeAddress& own
     try {
         if (extended) {
             hci_.checked(hci::le_set_ext_adv_parameters(params, legacy_pdu), "LE Set Extended Advertising Parameters");
-            if (own.type == 1) {
-                hci_.checked(hci::le_set_adv_set_random_address(own.address), "LE Set Advertising Set Random Address");
-            }
+            if (own.type == 1) set_random_address(own.address);
             hci_.checked(hci::le_set_ext_adv_data(adv), "LE Set Extended Advertising Data");
             if (params.scannable) hci_.checked(hci::le_set_ext_scan_rsp_data(resp), "LE Set Extended Scan Response Data");
-            hci_.checked(hci::le_set_ext_adv_enable(true), "LE Set Extended Advertising Enable");
         } else {
-            if (own.type == 1) hci_.checked(hci::le_set_random_address(own.address), "LE Set Random Address");
+            if (own.type == 1) set_random_address(own.address);
             hci_.checked(hci::le_set_adv_parameters(params), "LE Set Advertising Parameters");
             hci_.checked(hci::le_set_adv_data(adv), "LE Set Advertising Data");
             hci_.checked(hci::le_set_scan_rsp_data(resp), "LE Set Scan Response Data");
-            hci_.checked(hci::le_set_adv_enable(true), "LE Set Advertising Enable");
         }
+        enable();
     } catch (const BleError&) {
         disable();
         throw;
     }
     adv_data_ = adv;
     resp_data_ = resp;
+    advertising_ = true;
+}
+
+void Advertiser::set_random_address(const Address& random) {
+    if (features_.extended()) {
+        hci_.checked(hci::le_set_adv_set_random_address(random), "LE Set Advertising Set Random Address");
+    } else {
+        hci_.checked(hci::le_set_random_address(random), "LE Set Random Address");
+    }
+}
+
+void Advertiser::enable() {
+    if (features_.extended()) {
+        hci_.checked(hci::le_set_ext_adv_enable(true), "LE Set Extended Advertising Enable");
+    } else {
+        hci_.checked(hci::le_set_adv_enable(true), "LE Set Advertising Enable");
+    }
+}
+
+void Advertiser::change_address(const Address& random) {
+    if (!advertising_) return;
+    disable();
+    set_random_address(random);
+    enable();
     advertising_ = true;
 }
 

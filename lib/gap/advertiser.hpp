@@ -31,6 +31,10 @@ public:
     // own: public (type 0), or type 1 and the random address to use.
     void advertise(const AdvertiseRequest& request, const LeAddress& own);
     void stop();
+    // Moves running advertising to another random address (RPA rotation);
+    // nothing when not advertising. Throws BleError(Failed) when the
+    // controller refuses, and advertising is then off.
+    void change_address(const Address& random);
     void on_le_meta(const hci::LeMeta& meta);
     void on_power_off() { advertising_ = false; }
     bool advertising() const { return advertising_; }
@@ -41,6 +45,8 @@ public:
 
 private:
     void disable();
+    void enable();
+    void set_random_address(const Address& random);
 
     hci::HciClient& hci_;
     LeFeatures& features_;

@@ -292,10 +292,32 @@ TEST_CASE("addr_mode 2 advertises and connects from a fresh resolvable private a
     gap::ConnectRequest r;
     r.peer = {0, *Address::parse("00:AA:01:01:00:42")};
     fx.adapter.gap_connect(r);
+    fx.timers.fire_all();  // the rotation
     auto addresses = random_addresses(fx.hci_port);
-    REQUIRE(addresses.size() == 2);
+    REQUIRE(addresses.size() == 3);
     for (const auto& a : addresses) CHECK((a.msb_first[0] & 0xc0) == 0x40);  // resolvable: top bits 01
     CHECK(addresses[0] != addresses[1]);
+    CHECK(addresses[1] != addresses[2]);
+}
+
+TEST_CASE("addr_mode 2 moves running advertising to a fresh RPA every 15 minutes") {
+    Fixture fx;
+    fx.adapter.set_active(true);
+    fx.adapter.config_set({{"addr_mode", int64_t{2}}});
+    fx.adapter.gap_advertise(gap::AdvertiseRequest{});
+    REQUIRE(fx.timers.pending.size() == 1);
+    CHECK(fx.timers.pending.begin()->second.first == std::chrono::minutes(15));
+    fx.hci_port.sent.clear();
+    fx.timers.fire_all();
+    CHECK(fx.hci_port.opcodes() == std::vector<uint16_t>{hci::op::LeSetAdvEnable, hci::op::LeSetRandomAddress,
+                                                         hci::op::LeSetAdvEnable});
+    CHECK(fx.hci_port.sent.back() == hci::le_set_adv_enable(true));
+    REQUIRE(fx.timers.pending.size() == 1);  // and again in 15 minutes
+    fx.adapter.gap_advertise(std::nullopt);
+    fx.hci_port.sent.clear();
+    fx.timers.fire_all();
+    CHECK(fx.hci_port.sent.empty());  // nothing to move once advertising stopped
+    CHECK(fx.timers.pending.empty());
 }
 
 TEST_CASE("links use the static address as identity in addr_mode 1") {
