@@ -45,6 +45,7 @@ class FakeController:
             raise OSError(f"unexpected vhci reply {reply.hex()}")
         self.index = struct.unpack_from("<H", reply, 2)[0]
         self._scanning = threading.Event()
+        self._scan_started = (0.0, 0)  # when the current scan began, and reports_sent then
         self._closed = False
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read_loop, daemon=True)
@@ -105,6 +106,7 @@ class FakeController:
         elif opcode == OP_LE_SET_SCAN_ENABLE:
             self._complete(opcode, b"\x00")
             if params[:1] == b"\x01":
+                self._scan_started = (time.monotonic(), self.reports_sent)
                 self._scanning.set()
             else:
                 self._scanning.clear()
@@ -128,16 +130,13 @@ class FakeController:
         return bytes(body)
 
     def _flood_loop(self):
-        started = None
         while not self._closed:
             self._scanning.wait()
             if self._closed:
                 return
-            if started is None:
-                started, sent_at_start = time.monotonic(), self.reports_sent
             if self.rate:
-                due = sent_at_start + self.rate * (time.monotonic() - started)
-                if self.reports_sent >= due:
+                started, sent_before = self._scan_started
+                if self.reports_sent - sent_before >= self.rate * (time.monotonic() - started):
                     time.sleep(0.0005)
                     continue
             try:
@@ -145,5 +144,3 @@ class FakeController:
             except OSError:
                 return
             self.reports_sent += self.reports_per_event
-            if not self._scanning.is_set():
-                started = None
