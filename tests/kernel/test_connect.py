@@ -49,6 +49,13 @@ def connect(central, peripheral, addr_type=0, addr=None):
     return handle, their_handle
 
 
+def disconnect(central, peripheral, handle):
+    """central ends its link; returns the peripheral's CENTRAL_DISCONNECT data."""
+    assert central.ble.gap_disconnect(handle)
+    central.wait(_IRQ_PERIPHERAL_DISCONNECT)
+    return peripheral.wait(_IRQ_CENTRAL_DISCONNECT)
+
+
 class Connect(unittest.TestCase):
     def setUp(self):
         for r in radios.values():
@@ -77,9 +84,7 @@ class Connect(unittest.TestCase):
         hci0, hci1, hci2 = radios["hci0"], radios["hci1"], radios["hci2"]
         handle, _ = connect(hci0, hci1)
         self.assertNotIn(hci1.addr, self.advertisers_seen_by(hci2))
-        hci0.ble.gap_disconnect(handle)
-        hci0.wait(_IRQ_PERIPHERAL_DISCONNECT)
-        hci1.wait(_IRQ_CENTRAL_DISCONNECT)
+        disconnect(hci0, hci1, handle)
         self.assertNotIn(hci1.addr, self.advertisers_seen_by(hci2))
         hci1.ble.gap_advertise(50000, b"\x02\x01\x06")  # until called again
         self.assertIn(hci1.addr, self.advertisers_seen_by(hci2))
@@ -107,8 +112,7 @@ class Connect(unittest.TestCase):
         with self.assertRaises(OSError):  # nothing left to cancel
             hci0.ble.gap_connect(None)
         handle, _ = connect(hci0, radios["hci1"])  # and the adapter connects normally afterwards
-        hci0.ble.gap_disconnect(handle)
-        hci0.wait(_IRQ_PERIPHERAL_DISCONNECT)
+        disconnect(hci0, radios["hci1"], handle)
 
     def test_three_connections_at_once_as_central_and_peripheral(self):
         hci0, hci1, hci2, hci3 = (radios[n] for n in ("hci0", "hci1", "hci2", "hci3"))
@@ -142,8 +146,7 @@ class Connect(unittest.TestCase):
                 handle = data[0]
         self.assertEqual(seen, [_IRQ_SCAN_DONE, _IRQ_PERIPHERAL_CONNECT])
         hci1.wait(_IRQ_CENTRAL_CONNECT)
-        hci0.ble.gap_disconnect(handle)
-        hci0.wait(_IRQ_PERIPHERAL_DISCONNECT)
+        disconnect(hci0, hci1, handle)
 
     def test_in_rpa_mode_the_peer_sees_an_address_our_irk_resolves(self):
         hci0, hci1 = radios["hci0"], radios["hci1"]
@@ -151,9 +154,7 @@ class Connect(unittest.TestCase):
             hci0.ble.config(addr_mode=2)
             irk = kernel_irk("hci0")
             handle, their_handle = connect(hci0, hci1)
-            hci0.ble.gap_disconnect(handle)
-            hci0.wait(_IRQ_PERIPHERAL_DISCONNECT)
-            _, addr_type, addr = hci1.wait(_IRQ_CENTRAL_DISCONNECT)
+            _, addr_type, addr = disconnect(hci0, hci1, handle)
         finally:
             hci0.ble.config(addr_mode=0)
         self.assertEqual(addr_type, 1)
@@ -167,8 +168,7 @@ class Connect(unittest.TestCase):
         send_hci_command(0, 0x2013, struct.pack("<HHHHHHH", handle, 40, 40, 0, 200, 0, 0))
         self.assertEqual(hci0.wait(_IRQ_CONNECTION_UPDATE), (handle, 40, 0, 200, 0))
         self.assertEqual(hci1.wait(_IRQ_CONNECTION_UPDATE), (their_handle, 40, 0, 200, 0))
-        hci0.ble.gap_disconnect(handle)
-        hci0.wait(_IRQ_PERIPHERAL_DISCONNECT)
+        disconnect(hci0, hci1, handle)
 
     def test_connect_to_a_random_static_address_and_from_one(self):
         hci0, hci1 = radios["hci0"], radios["hci1"]
@@ -179,9 +179,7 @@ class Connect(unittest.TestCase):
             static0 = bytes(hci0.ble.config("mac")[1])
             hci1.drain()
             handle, their_handle = connect(hci0, hci1, 1, static1)
-            hci0.ble.gap_disconnect(handle)
-            hci0.wait(_IRQ_PERIPHERAL_DISCONNECT)
-            self.assertEqual(hci1.wait(_IRQ_CENTRAL_DISCONNECT), (their_handle, 1, static0))
+            self.assertEqual(disconnect(hci0, hci1, handle), (their_handle, 1, static0))
         finally:
             hci0.ble.config(addr_mode=0)
             hci1.ble.config(addr_mode=0)
