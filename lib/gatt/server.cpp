@@ -1,0 +1,342 @@
+#include "server.hpp"
+
+#include <algorithm>
+
+namespace ubt::gatt {
+
+namespace {
+
+using namespace ubt::att;
+
+// A request whose parameters could not be read whole.
+struct Malformed {};
+
+struct Range {
+    uint16_t start;
+    uint16_t end;
+};
+
+bool in(const Attribute& a, const Range& r) { return a.handle >= r.start && a.handle <= r.end; }
+
+}  // namespace
+
+Bytes error_response(uint8_t request_opcode, uint16_t handle, uint8_t code) {
+    ByteWriter w;
+    w.u8(op::ErrorRsp).u8(request_opcode).u16le(handle).u8(code);
+    return w.take();
+}
+
+Server::Server(Database& db, uint16_t local_mtu, WriteHandler on_write)
+    : db_(db), local_mtu_(std::max(local_mtu, kDefaultMtu)), on_write_(std::move(on_write)) {}
+
+uint16_t Server::cccd(uint16_t cccd_handle) const {
+    auto it = cccds_.find(cccd_handle);
+    return it == cccds_.end() ? 0 : it->second;
+}
+
+bool Server::is_cccd(const Attribute& a) { return a.type == Uuid::from16(uuid16::Cccd); }
+
+Bytes Server::value_of(const Attribute& a) const {
+    if (!is_cccd(a)) return a.value;
+    uint16_t v = cccd(a.handle);
+    return Bytes{static_cast<uint8_t>(v), static_cast<uint8_t>(v >> 8)};
+}
+
+uint8_t Server::read_error(const Attribute& a, const LinkSecurity& s) {
+    if (!(a.flags & flag::Read)) return error::ReadNotPermitted;
+    if ((a.flags & flag::ReadAuthenticated) && !s.authenticated) return error::InsufficientAuthentication;
+    if ((a.flags & flag::ReadEncrypted) && !s.encrypted) return error::InsufficientEncryption;
+    if (a.flags & flag::ReadAuthorized) return error::InsufficientAuthorization;  // until a handler can grant it
+    return 0;
+}
+
+uint8_t Server::write_error(const Attribute& a, const LinkSecurity& s) {
+    if (!(a.flags & (flag::Write | flag::WriteNoResponse))) return error::WriteNotPermitted;
+    if ((a.flags & flag::WriteAuthenticated) && !s.authenticated) return error::InsufficientAuthentication;
+    if ((a.flags & flag::WriteEncrypted) && !s.encrypted) return error::InsufficientEncryption;
+    if (a.flags & flag::WriteAuthorized) return error::InsufficientAuthorization;
+    return 0;
+}
+
+bool Server::store(Attribute& a, ByteView value) {
+    if (is_cccd(a)) {
+        if (value.size() != 2) return false;
+        cccds_[a.handle] = static_cast<uint16_t>(value[0] | value[1] << 8);
+        return true;
+    }
+    // As ubluetooth documents: a client's write is cut to the buffer size.
+    size_t n = std::min(value.size(), a.capacity);
+    a.value.assign(value.begin(), value.begin() + static_cast<std::ptrdiff_t>(n));
+    if (on_write_) on_write_(a.handle);
+    return true;
+}
+
+std::optional<Bytes> Server::handle(ByteView pdu, const LinkSecurity& security) {
+    if (pdu.empty()) return std::nullopt;
+    uint8_t opcode = pdu[0];
+    // Nothing a client sends may exceed ATT_MTU (the channel may carry more).
+    if (pdu.size() > mtu_) {
+        if (opcode & op::CommandFlag) return std::nullopt;
+        return error_response(opcode, 0, error::InvalidPdu);
+    }
+    ByteReader r(pdu.subspan(1));
+    try {
+        switch (opcode) {
+            case op::ExchangeMtuReq: return exchange_mtu(r);
+            case op::FindInformationReq: return find_information(opcode, r);
+            case op::FindByTypeValueReq: return find_by_type_value(opcode, r);
+            case op::ReadByTypeReq: return read_by_type(opcode, r, security);
+            case op::ReadReq: return read(opcode, r, security);
+            case op::ReadBlobReq: return read_blob(opcode, r, security);
+            case op::ReadMultipleReq:
+            case op::ReadMultipleVariableReq: return read_multiple(opcode, r, security);
+            case op::ReadByGroupTypeReq: return read_by_group_type(opcode, r);
+            case op::WriteReq:
+            case op::WriteCmd: return write(opcode, r, security);
+            case op::PrepareWriteReq: return prepare_write(opcode, r, security);
+            case op::ExecuteWriteReq: return execute_write(opcode, r);
+            case op::HandleValueCfm: return std::nullopt;  // indications are not sent yet
+            case op::SignedWriteCmd: return std::nullopt;  // needs the peer's CSRK (security)
+        }
+    } catch (const Malformed&) {
+        return error_response(opcode, 0, error::InvalidPdu);
+    }
+    // Unknown commands are ignored; unknown requests answered (Vol 3 Part F 3.4.9).
+    if (opcode & op::CommandFlag) return std::nullopt;
+    return error_response(opcode, 0, error::RequestNotSupported);
+}
+
+namespace {
+
+void require_done(const ByteReader& r) {
+    if (!r.done()) throw Malformed{};
+}
+
+// Reads a request's handle range; whether it is valid is checked after the
+// whole PDU is read, since a malformed PDU is reported first.
+Range read_range(ByteReader& r) {
+    Range range{r.u16le(), r.u16le()};
+    if (!r.ok()) throw Malformed{};
+    return range;
+}
+
+bool valid(const Range& range) { return range.start != 0 && range.start <= range.end; }
+
+}  // namespace
+
+Bytes Server::exchange_mtu(ByteReader& r) {
+    uint16_t client_mtu = r.u16le();
+    require_done(r);
+    mtu_ = std::max(kDefaultMtu, std::min(client_mtu, local_mtu_));
+    ByteWriter w;
+    w.u8(op::ExchangeMtuRsp).u16le(local_mtu_);
+    return w.take();
+}
+
+Bytes Server::find_information(uint8_t opcode, ByteReader& r) {
+    Range range = read_range(r);
+    require_done(r);
+    if (!valid(range)) return error_response(opcode, range.start, error::InvalidHandle);
+    ByteWriter w;
+    size_t entry = 0;  // 4 with 16-bit UUIDs, 18 with 128-bit ones: one kind per response
+    for (const auto& a : db_.attributes()) {
+        if (!in(a, range)) continue;
+        size_t size = 2 + a.type.att_bytes().size();
+        if (entry == 0) {
+            entry = size;
+            w.u8(op::FindInformationRsp).u8(size == 4 ? 0x01 : 0x02);
+        }
+        if (size != entry || w.data().size() + size > mtu_) break;
+        w.u16le(a.handle).bytes(a.type.att_bytes());
+    }
+    if (entry == 0) return error_response(opcode, range.start, error::AttributeNotFound);
+    return w.take();
+}
+
+Bytes Server::find_by_type_value(uint8_t opcode, ByteReader& r) {
+    Range range = read_range(r);
+    uint16_t type = r.u16le();
+    if (!r.ok()) throw Malformed{};
+    ByteView value = r.rest();
+    if (!valid(range)) return error_response(opcode, range.start, error::InvalidHandle);
+    ByteWriter w;
+    w.u8(op::FindByTypeValueRsp);
+    bool found = false;
+    for (const auto& a : db_.attributes()) {
+        if (!in(a, range) || !(a.type == Uuid::from16(type)) || !std::equal(a.value.begin(), a.value.end(), value.begin(), value.end())) {
+            continue;
+        }
+        if (w.data().size() + 4 > mtu_) break;
+        w.u16le(a.handle).u16le(a.group_end ? a.group_end : a.handle);
+        found = true;
+    }
+    if (!found) return error_response(opcode, range.start, error::AttributeNotFound);
+    return w.take();
+}
+
+Bytes Server::read_by_type(uint8_t opcode, ByteReader& r, const LinkSecurity& security) {
+    Range range = read_range(r);
+    auto type = Uuid::from_att(r.rest());
+    if (!type) throw Malformed{};
+    if (!valid(range)) return error_response(opcode, range.start, error::InvalidHandle);
+    ByteWriter w;
+    size_t length = 0;  // of each entry: handle and value, the same for all
+    for (const auto& a : db_.attributes()) {
+        if (!in(a, range) || !(a.type == *type)) continue;
+        if (uint8_t err = read_error(a, security)) {
+            if (length == 0) return error_response(opcode, a.handle, err);
+            break;  // the list ends before an attribute the client may not read
+        }
+        Bytes value = value_of(a);
+        // An entry fits one response and its 1-octet length field.
+        size_t cut = std::min<size_t>({value.size(), static_cast<size_t>(mtu_) - 4, 253});
+        if (length == 0) {
+            length = 2 + cut;
+            w.u8(op::ReadByTypeRsp).u8(static_cast<uint8_t>(length));
+        } else if (2 + cut != length || w.data().size() + length > mtu_) {
+            break;
+        }
+        w.u16le(a.handle).bytes(ByteView(value).first(cut));
+    }
+    if (length == 0) return error_response(opcode, range.start, error::AttributeNotFound);
+    return w.take();
+}
+
+Bytes Server::read(uint8_t opcode, ByteReader& r, const LinkSecurity& security) {
+    uint16_t handle = r.u16le();
+    require_done(r);
+    const Attribute* a = db_.find(handle);
+    if (!a) return error_response(opcode, handle, error::InvalidHandle);
+    if (uint8_t err = read_error(*a, security)) return error_response(opcode, handle, err);
+    Bytes value = value_of(*a);
+    ByteWriter w;
+    w.u8(op::ReadRsp).bytes(ByteView(value).first(std::min<size_t>(value.size(), mtu_ - 1u)));
+    return w.take();
+}
+
+Bytes Server::read_blob(uint8_t opcode, ByteReader& r, const LinkSecurity& security) {
+    uint16_t handle = r.u16le();
+    uint16_t offset = r.u16le();
+    require_done(r);
+    const Attribute* a = db_.find(handle);
+    if (!a) return error_response(opcode, handle, error::InvalidHandle);
+    if (uint8_t err = read_error(*a, security)) return error_response(opcode, handle, err);
+    Bytes value = value_of(*a);
+    if (offset > value.size()) return error_response(opcode, handle, error::InvalidOffset);
+    ByteView rest = ByteView(value).subspan(offset);
+    ByteWriter w;
+    w.u8(op::ReadBlobRsp).bytes(rest.first(std::min<size_t>(rest.size(), mtu_ - 1u)));
+    return w.take();
+}
+
+Bytes Server::read_multiple(uint8_t opcode, ByteReader& r, const LinkSecurity& security) {
+    std::vector<uint16_t> handles;
+    while (r.remaining() > 0) handles.push_back(r.u16le());
+    if (!r.ok() || handles.size() < 2) throw Malformed{};
+    bool variable = opcode == op::ReadMultipleVariableReq;
+    ByteWriter w;
+    w.u8(variable ? op::ReadMultipleVariableRsp : op::ReadMultipleRsp);
+    for (uint16_t handle : handles) {
+        const Attribute* a = db_.find(handle);
+        if (!a) return error_response(opcode, handle, error::InvalidHandle);
+        if (uint8_t err = read_error(*a, security)) return error_response(opcode, handle, err);
+        Bytes value = value_of(*a);
+        size_t room = mtu_ - std::min<size_t>(mtu_, w.data().size());
+        if (variable) {
+            // Each value with its length; what does not fit is cut.
+            if (room < 2) break;
+            w.u16le(static_cast<uint16_t>(value.size()));
+            room -= 2;
+        }
+        w.bytes(ByteView(value).first(std::min(value.size(), room)));
+    }
+    return w.take();
+}
+
+Bytes Server::read_by_group_type(uint8_t opcode, ByteReader& r) {
+    Range range = read_range(r);
+    auto type = Uuid::from_att(r.rest());
+    if (!type) throw Malformed{};
+    if (!valid(range)) return error_response(opcode, range.start, error::InvalidHandle);
+    if (!(*type == Uuid::from16(uuid16::PrimaryService))) {
+        return error_response(opcode, range.start, error::UnsupportedGroupType);
+    }
+    ByteWriter w;
+    size_t length = 0;
+    for (const auto& a : db_.attributes()) {
+        if (!in(a, range) || !(a.type == *type)) continue;
+        size_t size = 4 + a.value.size();
+        if (length == 0) {
+            length = size;
+            w.u8(op::ReadByGroupTypeRsp).u8(static_cast<uint8_t>(length));
+        } else if (size != length || w.data().size() + length > mtu_) {
+            break;
+        }
+        w.u16le(a.handle).u16le(a.group_end).bytes(a.value);
+    }
+    if (length == 0) return error_response(opcode, range.start, error::AttributeNotFound);
+    return w.take();
+}
+
+std::optional<Bytes> Server::write(uint8_t opcode, ByteReader& r, const LinkSecurity& security) {
+    bool command = opcode == op::WriteCmd;
+    uint16_t handle = r.u16le();
+    if (!r.ok()) {
+        if (command) return std::nullopt;
+        throw Malformed{};
+    }
+    ByteView value = r.rest();
+    Attribute* a = db_.find(handle);
+    uint8_t err = !a ? error::InvalidHandle : write_error(*a, security);
+    if (!err && command && !(a->flags & flag::WriteNoResponse) && !is_cccd(*a)) err = error::WriteNotPermitted;
+    if (!err && value.size() > kMaxValueLength) err = error::InvalidAttributeValueLength;
+    if (!err && !store(*a, value)) err = error::InvalidAttributeValueLength;
+    if (command) return std::nullopt;  // a command gets no answer, not even an error
+    if (err) return error_response(opcode, handle, err);
+    return Bytes{op::WriteRsp};
+}
+
+Bytes Server::prepare_write(uint8_t opcode, ByteReader& r, const LinkSecurity& security) {
+    uint16_t handle = r.u16le();
+    uint16_t offset = r.u16le();
+    if (!r.ok()) throw Malformed{};
+    ByteView value = r.rest();
+    Attribute* a = db_.find(handle);
+    if (!a) return error_response(opcode, handle, error::InvalidHandle);
+    if (uint8_t err = write_error(*a, security)) return error_response(opcode, handle, err);
+    if (prepared_.size() >= kMaxPreparedWrites) return error_response(opcode, handle, error::PrepareQueueFull);
+    prepared_.push_back({handle, offset, Bytes(value.begin(), value.end())});
+    ByteWriter w;
+    w.u8(op::PrepareWriteRsp).u16le(handle).u16le(offset).bytes(value);
+    return w.take();
+}
+
+Bytes Server::execute_write(uint8_t opcode, ByteReader& r) {
+    uint8_t flags = r.u8();
+    require_done(r);
+    if (flags > 1) return error_response(opcode, 0, error::InvalidPdu);
+    std::vector<PreparedWrite> queue = std::move(prepared_);
+    prepared_.clear();
+    if (flags == 0) return Bytes{op::ExecuteWriteRsp};  // cancelled
+    // Build every value first: an invalid offset or length writes nothing.
+    std::map<uint16_t, Bytes> values;
+    for (const auto& p : queue) {
+        const Attribute* a = db_.find(p.handle);
+        if (!a) return error_response(opcode, p.handle, error::InvalidHandle);  // the services changed since
+        auto [it, fresh] = values.try_emplace(p.handle);
+        if (fresh) it->second = value_of(*a);
+        Bytes& v = it->second;
+        if (p.offset > v.size()) return error_response(opcode, p.handle, error::InvalidOffset);
+        if (p.offset + p.value.size() > kMaxValueLength) {
+            return error_response(opcode, p.handle, error::InvalidAttributeValueLength);
+        }
+        v.resize(std::max(v.size(), p.offset + p.value.size()));
+        std::copy(p.value.begin(), p.value.end(), v.begin() + p.offset);
+    }
+    for (auto& [handle, value] : values) {
+        if (!store(*db_.find(handle), value)) return error_response(opcode, handle, error::InvalidAttributeValueLength);
+    }
+    return Bytes{op::ExecuteWriteRsp};
+}
+
+}  // namespace ubt::gatt
