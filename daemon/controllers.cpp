@@ -32,7 +32,15 @@ void Controllers::accepted(const LeAddress& local, uint16_t handle, linux_bt::Un
             // earlier with the same handle.
             served.hci->drain_port();
             served.adapter->dispatch_hci_events();
-            served.adapter->attach_link(handle, std::make_unique<linux_bt::L2capLink>(loop_, std::move(channel)));
+            ble::Adapter* adapter = served.adapter.get();  // outlives the link, which it owns
+            auto on_pdu = [adapter, handle, index = index](ByteView pdu) {
+                try {
+                    adapter->on_att_pdu(handle, pdu);
+                } catch (const std::exception& e) {
+                    spdlog::error("hci{}: ATT PDU on handle {} not handled: {}", index, handle, e.what());
+                }
+            };
+            adapter->attach_link(handle, std::make_unique<linux_bt::L2capLink>(loop_, std::move(channel), on_pdu));
         } catch (const std::exception& e) {
             spdlog::error("hci{}: the ATT channel of handle {} was not kept: {}", index, handle, e.what());
         }

@@ -82,6 +82,7 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
                         else events_.push(CentralConnect{e});
                     },
                     [this](bool central, uint16_t handle, const LeAddress& peer) {
+                        att_servers_.erase(handle);
                         PeerEvent e{handle, peer.type, peer.address};
                         if (central) events_.push(PeripheralDisconnect{e});
                         else events_.push(CentralDisconnect{e});
@@ -89,6 +90,7 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
                     [this](const hci::ConnectionUpdate& u) {
                         events_.push(ConnectionUpdate{u.handle, u.interval, u.latency, u.supervision_timeout, u.status});
                     }}) {
+    gatt_db_.build({}, gap_name_);
     std::random_device rng;
     static_address_ = random_static_address(rng);
     for (auto& b : irk_) b = static_cast<uint8_t>(rng());
@@ -242,7 +244,7 @@ void Adapter::config_set(const std::vector<std::pair<std::string, ConfigValue>>&
     std::string old_name = gap_name_;
     if (p.gap_name) {
         mgmt_.checked(mgmt::set_local_name(index_, *p.gap_name, short_name_));
-        gap_name_ = *p.gap_name;
+        set_gap_name(*p.gap_name);
     }
     if (p.addr_mode && *p.addr_mode != addr_mode_) {
         try {
@@ -250,7 +252,7 @@ void Adapter::config_set(const std::vector<std::pair<std::string, ConfigValue>>&
         } catch (const BleError&) {
             if (p.gap_name) {  // the call failed: leave the name as it was too
                 mgmt_.command(mgmt::set_local_name(index_, old_name, short_name_));
-                gap_name_ = old_name;
+                set_gap_name(old_name);
             }
             throw;
         }
@@ -347,6 +349,19 @@ void Adapter::attach_link(uint16_t conn_handle, std::unique_ptr<gap::Link> link)
     connections_.attach(conn_handle, std::move(link));
 }
 
+void Adapter::on_att_pdu(uint16_t conn_handle, ByteView pdu) {
+    gap::Link* link = connections_.link(conn_handle);
+    if (!link) return;
+    auto [server, added] = att_servers_.try_emplace(conn_handle, gatt_db_, static_cast<uint16_t>(mtu_), nullptr);
+    // Encryption comes with the security work: until then links count as plain.
+    if (auto response = server->second.handle(pdu, gatt::LinkSecurity{})) link->send(*response);
+}
+
+void Adapter::set_gap_name(const std::string& name) {
+    gap_name_ = name;
+    if (auto* a = gatt_db_.find(gatt_db_.device_name_handle())) a->value.assign(name.begin(), name.end());
+}
+
 void Adapter::dispatch_hci_events() {
     while (auto event = hci_.next_event()) {
         if (event->code == hci::ev::DisconnectionComplete) {
@@ -370,7 +385,7 @@ void Adapter::on_mgmt_event(const mgmt::Frame& frame) {
         }
     } else if (frame.code == mgmt::ev::LocalNameChanged) {
         if (auto n = mgmt::decode_local_name(frame.params)) {
-            gap_name_ = n->name;
+            set_gap_name(n->name);
             short_name_ = n->short_name;
         }
     }

@@ -7,6 +7,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -19,6 +20,8 @@
 #include "gap/connections.hpp"
 #include "gap/le_features.hpp"
 #include "gap/scanner.hpp"
+#include "gatt/database.hpp"
+#include "gatt/server.hpp"
 #include "hci/hci_client.hpp"
 #include "mgmt/mgmt_client.hpp"
 #include "mgmt/mgmt_codec.hpp"
@@ -59,8 +62,10 @@ public:
     // The address the kernel knows this controller by on LE links: public,
     // or the static random address in addr_mode 1 or without a public one.
     LeAddress identity() const;
-    // The kernel channel of a connection a central made to us.
+    // The kernel's ATT channel of a connection.
     void attach_link(uint16_t conn_handle, std::unique_ptr<gap::Link> link);
+    // An ATT PDU the peer sent on that channel: the GATT server answers it.
+    void on_att_pdu(uint16_t conn_handle, ByteView pdu);
 
     // New Settings and Local Name Changed events for this controller.
     void on_mgmt_event(const mgmt::Frame& frame);
@@ -94,6 +99,8 @@ private:
     // The address to advertise or connect from in the current addr_mode.
     LeAddress own_address() const;
     void power_changed(uint32_t old_settings);
+    // gap_name, and the GAP Device Name characteristic with it.
+    void set_gap_name(const std::string& name);
     // In addr_mode 2, moves running advertising to a fresh RPA every kRpaLifetime.
     void schedule_rpa_rotation();
 
@@ -117,6 +124,10 @@ private:
     gap::Scanner scanner_;
     gap::Advertiser advertiser_;
     gap::Connections connections_;
+    // The GATT server: for now the GAP and GATT services only, answered on
+    // every link; each connection has its own ATT state.
+    gatt::Database gatt_db_;
+    std::map<uint16_t, gatt::Server> att_servers_;
 };
 
 }  // namespace ubt::ble

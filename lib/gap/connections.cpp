@@ -132,6 +132,12 @@ void Connections::attach(uint16_t handle, std::unique_ptr<Link> link) {
     }
 }
 
+Link* Connections::link(uint16_t handle) {
+    if (auto it = connections_.find(handle); it != connections_.end()) return it->second.link.get();
+    if (auto it = unclaimed_links_.find(handle); it != unclaimed_links_.end()) return it->second.get();
+    return nullptr;
+}
+
 void Connections::on_le_meta(const hci::LeMeta& meta) {
     if (auto c = hci::decode_connection_complete(meta)) {
         on_connection_complete(*c);

@@ -65,8 +65,10 @@ public:
     void cancel();
     // False for a handle that is not connected.
     bool disconnect(uint16_t handle);
-    // The kernel channel of a connection made to us.
+    // The kernel channel of a connection.
     void attach(uint16_t handle, std::unique_ptr<Link> link);
+    // That channel; nullptr when there is none.
+    Link* link(uint16_t handle);
 
     void on_le_meta(const hci::LeMeta& meta);
     void on_disconnection_complete(ByteView params);

@@ -1,8 +1,10 @@
 #pragma once
-// The kernel's side of an LE connection as GAP code sees it: an open L2CAP
-// channel that keeps the link up (the kernel drops an LE link that no
-// channel uses). An interface, so the connection logic is tested without
-// sockets.
+// The kernel's side of an LE connection as GAP code sees it: its open ATT
+// channel, which keeps the link up (the kernel drops an LE link that no
+// channel uses) and carries ATT PDUs. An interface, so the connection logic
+// is tested without sockets.
+
+#include "core/bytes.hpp"
 
 namespace ubt::gap {
 
@@ -10,6 +12,8 @@ namespace ubt::gap {
 class Link {
 public:
     virtual ~Link() = default;
+    // Sends one ATT PDU; a channel that is gone drops it.
+    virtual void send(ByteView pdu) = 0;
 };
 
 }  // namespace ubt::gap

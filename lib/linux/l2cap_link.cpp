@@ -1,18 +1,50 @@
 #include "l2cap_link.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 namespace ubt::linux_bt {
 
-L2capLink::L2capLink(EventLoop& loop, UniqueFd fd) : loop_(loop), fd_(std::move(fd)) {
-    // No events asked for: errors and hang-ups are always reported, once
-    // each is enough (level-triggered, they would repeat).
-    loop_.watch(fd_.get(), 0, [this](uint32_t) {
-        loop_.unwatch(fd_.get());
-        watching_ = false;
+namespace {
+// Larger than any ATT_MTU (517): a longer message is cut and then refused
+// by the server as longer than ATT_MTU.
+constexpr size_t kMaxPdu = 1024;
+}  // namespace
+
+L2capLink::L2capLink(EventLoop& loop, UniqueFd fd, PduHandler on_pdu)
+    : loop_(loop), fd_(std::move(fd)), on_pdu_(std::move(on_pdu)) {
+    loop_.watch(fd_.get(), EPOLLIN, [this](uint32_t events) {
+        if (events & EPOLLIN) readable();
+        // Errors and hang-ups come without asking; once is enough
+        // (level-triggered, they would repeat). The link's end is
+        // reported by its HCI event, not here.
+        if (watching_ && (events & (EPOLLERR | EPOLLHUP))) {
+            loop_.unwatch(fd_.get());
+            watching_ = false;
+        }
     });
 }
 
 L2capLink::~L2capLink() {
     if (watching_) loop_.unwatch(fd_.get());
+}
+
+void L2capLink::readable() {
+    for (;;) {
+        uint8_t buffer[kMaxPdu];
+        ssize_t n = ::recv(fd_.get(), buffer, sizeof buffer, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;  // nothing more now, or the channel is closing
+        if (on_pdu_) on_pdu_(ByteView(buffer, static_cast<size_t>(n)));
+    }
+}
+
+void L2capLink::send(ByteView pdu) {
+    ssize_t n;
+    do n = ::send(fd_.get(), pdu.data(), pdu.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    // A channel that is going away drops it; its link's end is reported anyway.
 }
 
 }  // namespace ubt::linux_bt

@@ -1,7 +1,9 @@
 #pragma once
-// An LE link held open through the kernel's L2CAP ATT channel (fixed CID 4):
-// the kernel keeps an LE link up while a channel uses it. The socket carries
-// no data yet. Event-loop thread only.
+// An LE link's ATT channel (L2CAP fixed CID 4) as a socket: the kernel keeps
+// the link up while it is open, and it carries one ATT PDU per message.
+// Event-loop thread only.
+
+#include <functional>
 
 #include "core/event_loop.hpp"
 #include "fd.hpp"
@@ -9,16 +11,22 @@
 
 namespace ubt::linux_bt {
 
-// One ATT channel socket. Watched for errors and hang-ups only, so the loop
-// can forget it once the link is gone; closed when destroyed.
 class L2capLink : public gap::Link {
 public:
-    L2capLink(EventLoop& loop, UniqueFd fd);
+    using PduHandler = std::function<void(ByteView pdu)>;
+
+    // on_pdu gets each PDU the peer sends.
+    L2capLink(EventLoop& loop, UniqueFd fd, PduHandler on_pdu);
     ~L2capLink() override;
 
+    void send(ByteView pdu) override;
+
 private:
+    void readable();
+
     EventLoop& loop_;
     UniqueFd fd_;
+    PduHandler on_pdu_;
     bool watching_ = true;
 };
 

@@ -55,7 +55,10 @@ private:
     std::function<void()> callback_;
 };
 
-class NoLink : public gap::Link {};
+class NoLink : public gap::Link {
+public:
+    void send(ByteView) override {}
+};
 
 }  // namespace
 

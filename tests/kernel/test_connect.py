@@ -6,6 +6,7 @@ updates, and advertising that stops on connection. Four btvirt controllers
 
 import socket
 import struct
+import subprocess
 import time
 import unittest
 
@@ -159,6 +160,23 @@ class Connect(unittest.TestCase):
             hci0.ble.config(addr_mode=0)
         self.assertEqual(addr_type, 1)
         self.assertTrue(rpa_resolves(irk, addr), addr.hex(":"))
+
+    def test_gatttool_discovers_and_reads_our_gap_service(self):
+        # BlueZ's gatttool on hci1 as a GATT client of the server on hci0's links.
+        hci0, hci1 = radios["hci0"], radios["hci1"]
+        hci0.ble.config(gap_name="ubt-gatt")
+        target = ["gatttool", "-i", "hci1", "-b", hci0.addr.hex(":"), "-t", "public"]
+        outputs = []
+        for mode in (["--primary"], ["--char-read", "-a", "0x0003"]):
+            hci0.ble.gap_advertise(50000, b"\x02\x01\x06")  # it stops on each connection
+            r = subprocess.run(target + mode, capture_output=True, text=True, timeout=60)
+            outputs.append(r.stdout + r.stderr)
+            hci0.wait(_IRQ_CENTRAL_DISCONNECT, timeout=20)  # gatttool is gone, and with it the link
+        self.assertIn("attr handle = 0x0001, end grp handle = 0x0005 uuid: 00001800-0000-1000-8000-00805f9b34fb",
+                      outputs[0])
+        self.assertIn("attr handle = 0x0006, end grp handle = 0x0009 uuid: 00001801-0000-1000-8000-00805f9b34fb",
+                      outputs[0])
+        self.assertIn("Characteristic value/descriptor: " + "ubt-gatt".encode().hex(" "), outputs[1])
 
     def test_connection_update_reaches_both_sides(self):
         hci0, hci1 = radios["hci0"], radios["hci1"]

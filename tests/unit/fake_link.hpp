@@ -1,7 +1,9 @@
 #pragma once
-// Links whose life a test can watch: a counter of those alive.
+// Links whose life a test can watch (a counter of those alive) and that
+// keep what is sent on them.
 
 #include <memory>
+#include <vector>
 
 #include "gap/link.hpp"
 
@@ -11,8 +13,11 @@ class FakeLink : public gap::Link {
 public:
     explicit FakeLink(int& open_count) : open_count_(open_count) { ++open_count_; }
     ~FakeLink() override { --open_count_; }
+    void send(ByteView pdu) override { sent.emplace_back(pdu.begin(), pdu.end()); }
 
     static std::unique_ptr<gap::Link> make(int& open_count) { return std::make_unique<FakeLink>(open_count); }
+
+    std::vector<Bytes> sent;
 
 private:
     int& open_count_;

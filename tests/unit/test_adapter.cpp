@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 #include "error_of.hpp"
 #include "fake_hci.hpp"
+#include "fake_link.hpp"
 #include "fake_mgmt_port.hpp"
 
 using namespace ubt;
@@ -318,6 +319,23 @@ TEST_CASE("addr_mode 2 moves running advertising to a fresh RPA every 15 minutes
     fx.timers.fire_all();
     CHECK(fx.hci_port.sent.empty());  // nothing to move once advertising stopped
     CHECK(fx.timers.pending.empty());
+}
+
+TEST_CASE("every link's ATT channel is answered by the GATT server, with gap_name as the Device Name") {
+    Fixture fx;
+    fx.adapter.set_active(true);
+    fx.adapter.config_set({{"gap_name", std::string("pi")}});
+    int open = 0;
+    auto link = std::make_unique<test::FakeLink>(open);
+    test::FakeLink* channel = link.get();
+    fx.adapter.attach_link(0x40, std::move(link));
+    fx.adapter.on_att_pdu(0x40, Bytes{0x10, 0x01, 0x00, 0xff, 0xff, 0x00, 0x28});  // Read By Group Type
+    REQUIRE(channel->sent.size() == 1);
+    CHECK(channel->sent[0] == Bytes{0x11, 0x06, 0x01, 0x00, 0x05, 0x00, 0x00, 0x18, 0x06, 0x00, 0x09, 0x00, 0x01, 0x18});
+    fx.adapter.on_att_pdu(0x40, Bytes{0x0a, 0x03, 0x00});  // Read the Device Name value
+    CHECK(channel->sent.back() == Bytes{0x0b, 'p', 'i'});
+    fx.adapter.on_att_pdu(0x41, Bytes{0x0a, 0x03, 0x00});  // no such link: nothing sent anywhere
+    CHECK(channel->sent.size() == 2);
 }
 
 TEST_CASE("links use the static address as identity in addr_mode 1") {
