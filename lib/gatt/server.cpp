@@ -18,6 +18,20 @@ struct Range {
 
 bool in(const Attribute& a, const Range& r) { return a.handle >= r.start && a.handle <= r.end; }
 
+void require_done(const ByteReader& r) {
+    if (!r.done()) throw Malformed{};
+}
+
+// Reads a request's handle range; whether it is valid is checked after the
+// whole PDU is read, since a malformed PDU is reported first.
+Range read_range(ByteReader& r) {
+    Range range{r.u16le(), r.u16le()};
+    if (!r.ok()) throw Malformed{};
+    return range;
+}
+
+bool valid(const Range& range) { return range.start != 0 && range.start <= range.end; }
+
 }  // namespace
 
 Bytes error_response(uint8_t request_opcode, uint16_t handle, uint8_t code) {
@@ -42,11 +56,12 @@ Bytes Server::value_of(const Attribute& a) const {
     return Bytes{static_cast<uint8_t>(v), static_cast<uint8_t>(v >> 8)};
 }
 
-uint8_t Server::read_error(const Attribute& a, const LinkSecurity& s) {
-    if (!(a.flags & flag::Read)) return error::ReadNotPermitted;
-    if ((a.flags & flag::ReadAuthenticated) && !s.authenticated) return error::InsufficientAuthentication;
-    if ((a.flags & flag::ReadEncrypted) && !s.encrypted) return error::InsufficientEncryption;
-    if (a.flags & flag::ReadAuthorized) return error::InsufficientAuthorization;  // until a handler can grant it
+uint8_t Server::read_error(const Attribute* a, const LinkSecurity& s) {
+    if (!a) return error::InvalidHandle;
+    if (!(a->flags & flag::Read)) return error::ReadNotPermitted;
+    if ((a->flags & flag::ReadAuthenticated) && !s.authenticated) return error::InsufficientAuthentication;
+    if ((a->flags & flag::ReadEncrypted) && !s.encrypted) return error::InsufficientEncryption;
+    if (a->flags & flag::ReadAuthorized) return error::InsufficientAuthorization;  // until a handler can grant it
     return 0;
 }
 
@@ -106,23 +121,6 @@ std::optional<Bytes> Server::handle(ByteView pdu, const LinkSecurity& security) 
     return error_response(opcode, 0, error::RequestNotSupported);
 }
 
-namespace {
-
-void require_done(const ByteReader& r) {
-    if (!r.done()) throw Malformed{};
-}
-
-// Reads a request's handle range; whether it is valid is checked after the
-// whole PDU is read, since a malformed PDU is reported first.
-Range read_range(ByteReader& r) {
-    Range range{r.u16le(), r.u16le()};
-    if (!r.ok()) throw Malformed{};
-    return range;
-}
-
-bool valid(const Range& range) { return range.start != 0 && range.start <= range.end; }
-
-}  // namespace
 
 Bytes Server::exchange_mtu(ByteReader& r) {
     uint16_t client_mtu = r.u16le();
@@ -183,7 +181,7 @@ Bytes Server::read_by_type(uint8_t opcode, ByteReader& r, const LinkSecurity& se
     size_t length = 0;  // of each entry: handle and value, the same for all
     for (const auto& a : db_.attributes()) {
         if (!in(a, range) || !(a.type == *type)) continue;
-        if (uint8_t err = read_error(a, security)) {
+        if (uint8_t err = read_error(&a, security)) {
             if (length == 0) return error_response(opcode, a.handle, err);
             break;  // the list ends before an attribute the client may not read
         }
@@ -206,8 +204,7 @@ Bytes Server::read(uint8_t opcode, ByteReader& r, const LinkSecurity& security) 
     uint16_t handle = r.u16le();
     require_done(r);
     const Attribute* a = db_.find(handle);
-    if (!a) return error_response(opcode, handle, error::InvalidHandle);
-    if (uint8_t err = read_error(*a, security)) return error_response(opcode, handle, err);
+    if (uint8_t err = read_error(a, security)) return error_response(opcode, handle, err);
     Bytes value = value_of(*a);
     ByteWriter w;
     w.u8(op::ReadRsp).bytes(ByteView(value).first(std::min<size_t>(value.size(), mtu_ - 1u)));
@@ -219,8 +216,7 @@ Bytes Server::read_blob(uint8_t opcode, ByteReader& r, const LinkSecurity& secur
     uint16_t offset = r.u16le();
     require_done(r);
     const Attribute* a = db_.find(handle);
-    if (!a) return error_response(opcode, handle, error::InvalidHandle);
-    if (uint8_t err = read_error(*a, security)) return error_response(opcode, handle, err);
+    if (uint8_t err = read_error(a, security)) return error_response(opcode, handle, err);
     Bytes value = value_of(*a);
     if (offset > value.size()) return error_response(opcode, handle, error::InvalidOffset);
     ByteView rest = ByteView(value).subspan(offset);
@@ -238,8 +234,7 @@ Bytes Server::read_multiple(uint8_t opcode, ByteReader& r, const LinkSecurity& s
     w.u8(variable ? op::ReadMultipleVariableRsp : op::ReadMultipleRsp);
     for (uint16_t handle : handles) {
         const Attribute* a = db_.find(handle);
-        if (!a) return error_response(opcode, handle, error::InvalidHandle);
-        if (uint8_t err = read_error(*a, security)) return error_response(opcode, handle, err);
+        if (uint8_t err = read_error(a, security)) return error_response(opcode, handle, err);
         Bytes value = value_of(*a);
         size_t room = mtu_ - std::min<size_t>(mtu_, w.data().size());
         if (variable) {

@@ -61,8 +61,9 @@ private:
     Bytes prepare_write(uint8_t opcode, ByteReader& r, const LinkSecurity& security);
     Bytes execute_write(uint8_t opcode, ByteReader& r);
 
-    // The ATT error for reading or writing an attribute over this link; 0 when allowed.
-    static uint8_t read_error(const Attribute& a, const LinkSecurity& security);
+    // The ATT error for reading or writing an attribute over this link; 0
+    // when allowed. Reading no attribute at all is Invalid Handle.
+    static uint8_t read_error(const Attribute* a, const LinkSecurity& security);
     static uint8_t write_error(const Attribute& a, const LinkSecurity& security);
     // The value a client reads: a CCCD's is this connection's.
     Bytes value_of(const Attribute& a) const;
