@@ -15,7 +15,6 @@ namespace {
 constexpr const char* kErrorPrefix = "org.ubluetooth.Error.";
 
 // The topics of the parts still to come, named as their issues name them.
-constexpr const char* kGatt = "GATT server and client";
 constexpr const char* kL2cap = "L2CAP connection-oriented channels";
 constexpr const char* kSecurity = "security (pairing, bonding, encryption)";
 
@@ -26,8 +25,19 @@ constexpr const char* kSecurity = "security (pairing, bonding, encryption)";
 
 }  // namespace
 
+constexpr const char* kHandlerInterface = "org.ubluetooth.Handler1";
+
 BleObject::BleObject(sdbus::IConnection& connection, ble::Adapter& adapter)
-    : AdaptorInterfaces(connection, std::string(kRootPath) + "/" + adapter.name()), adapter_(adapter) {
+    : AdaptorInterfaces(connection, std::string(kRootPath) + "/" + adapter.name()),
+      connection_(connection),
+      adapter_(adapter) {
+    bus_proxy_ = sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus");
+    bus_proxy_->uponSignal("NameOwnerChanged")
+        .onInterface("org.freedesktop.DBus")
+        .call([this](const std::string& name, const std::string&, const std::string& new_owner) {
+            name_owner_changed(name, new_owner);
+        });
+    bus_proxy_->finishRegistration();
     registerAdaptor();
     emitInterfacesAddedSignal({org::ubluetooth::BLE1_adaptor::INTERFACE_NAME});
 }
@@ -85,9 +95,49 @@ void BleObject::RegisterHandler(const sdbus::ObjectPath& handler) {
     guard("RegisterHandler", [&] {
         std::string sender = getObject().getCurrentlyProcessedMessage()->getSender();
         // Like irq(), a new registration replaces the previous one.
-        handler_ = Handler{sender, handler};
+        set_handler(Handler{sender, handler, sdbus::createProxy(connection_, sender, handler)});
         spdlog::info("{}: handler {} {} registered", adapter_.name(), sender, std::string(handler));
     });
+}
+
+void BleObject::set_handler(std::optional<Handler> handler) {
+    handler_ = std::move(handler);
+    if (!handler_) {
+        adapter_.set_read_request_asker(nullptr);
+        return;
+    }
+    adapter_.set_read_request_asker(
+        [this](uint16_t conn, uint16_t attr, std::function<void(uint32_t)> answer) { ask_read(conn, attr, std::move(answer)); });
+}
+
+void BleObject::ask_read(uint16_t conn_handle, uint16_t attr_handle, std::function<void(uint32_t)> answer) {
+    if (!handler_) return;  // the bearer's own timer denies it
+    try {
+        handler_->proxy->callMethodAsync("GattsReadRequest")
+            .onInterface(kHandlerInterface)
+            .withTimeout(ble::AttBearer::kReadRequestTimeout)
+            .withArguments(conn_handle, attr_handle)
+            .uponReplyInvoke([name = adapter_.name(), attr_handle, answer = std::move(answer)](
+                                 const sdbus::Error* error, uint32_t status) {
+                if (error) {
+                    spdlog::warn("{}: the handler did not answer the read request of handle {} ({}): the read is denied",
+                                 name, attr_handle, error->getMessage());
+                    answer(att::error::UnlikelyError);
+                    return;
+                }
+                answer(status);
+            });
+    } catch (const sdbus::Error& e) {
+        spdlog::warn("{}: the handler could not be asked about handle {} ({}): the read is denied", adapter_.name(),
+                     attr_handle, e.getMessage());
+        answer(att::error::UnlikelyError);
+    }
+}
+
+void BleObject::name_owner_changed(const std::string& name, const std::string& new_owner) {
+    if (!new_owner.empty() || !handler_ || handler_->sender != name) return;
+    spdlog::info("{}: handler {} left the bus: unregistered", adapter_.name(), name);
+    set_handler(std::nullopt);
 }
 
 void BleObject::UnregisterHandler(const sdbus::ObjectPath& handler) {
@@ -96,7 +146,7 @@ void BleObject::UnregisterHandler(const sdbus::ObjectPath& handler) {
         if (!handler_ || handler_->sender != sender || handler_->path != handler) {
             throw BleError(ErrorCode::NotFound, "no handler " + std::string(handler) + " is registered by " + sender);
         }
-        handler_.reset();
+        set_handler(std::nullopt);
         spdlog::info("{}: handler {} {} unregistered", adapter_.name(), sender, std::string(handler));
     });
 }
@@ -154,10 +204,41 @@ void BleObject::emit(const ble::IrqEvent& event) {
                 emitPeripheralConnect(e.conn_handle, e.addr_type, address_bytes(e.addr));
             } else if constexpr (std::is_same_v<T, ble::PeripheralDisconnect>) {
                 emitPeripheralDisconnect(e.conn_handle, e.addr_type, address_bytes(e.addr));
-            } else {
-                static_assert(std::is_same_v<T, ble::ConnectionUpdate>);
+            } else if constexpr (std::is_same_v<T, ble::ConnectionUpdate>) {
                 emitConnectionUpdate(e.conn_handle, e.conn_interval, e.conn_latency, e.supervision_timeout,
                                      e.status);
+            } else if constexpr (std::is_same_v<T, ble::GattsWrite>) {
+                emitGattsWrite(e.conn_handle, e.attr_handle);
+            } else if constexpr (std::is_same_v<T, ble::GattsReadRequest>) {
+                emitGattsReadRequest(e.conn_handle, e.attr_handle);
+            } else if constexpr (std::is_same_v<T, ble::GattcServiceResult>) {
+                emitGattcServiceResult(e.conn_handle, e.start_handle, e.end_handle, e.uuid.to_string());
+            } else if constexpr (std::is_same_v<T, ble::GattcServiceDone>) {
+                emitGattcServiceDone(e.conn_handle, e.status);
+            } else if constexpr (std::is_same_v<T, ble::GattcCharacteristicResult>) {
+                emitGattcCharacteristicResult(e.conn_handle, e.end_handle, e.value_handle, e.properties,
+                                              e.uuid.to_string());
+            } else if constexpr (std::is_same_v<T, ble::GattcCharacteristicDone>) {
+                emitGattcCharacteristicDone(e.conn_handle, e.status);
+            } else if constexpr (std::is_same_v<T, ble::GattcDescriptorResult>) {
+                emitGattcDescriptorResult(e.conn_handle, e.dsc_handle, e.uuid.to_string());
+            } else if constexpr (std::is_same_v<T, ble::GattcDescriptorDone>) {
+                emitGattcDescriptorDone(e.conn_handle, e.status);
+            } else if constexpr (std::is_same_v<T, ble::GattcReadResult>) {
+                emitGattcReadResult(e.conn_handle, e.value_handle, e.data);
+            } else if constexpr (std::is_same_v<T, ble::GattcReadDone>) {
+                emitGattcReadDone(e.conn_handle, e.value_handle, e.status);
+            } else if constexpr (std::is_same_v<T, ble::GattcWriteDone>) {
+                emitGattcWriteDone(e.conn_handle, e.value_handle, e.status);
+            } else if constexpr (std::is_same_v<T, ble::GattcNotify>) {
+                emitGattcNotify(e.conn_handle, e.value_handle, e.data);
+            } else if constexpr (std::is_same_v<T, ble::GattcIndicate>) {
+                emitGattcIndicate(e.conn_handle, e.value_handle, e.data);
+            } else if constexpr (std::is_same_v<T, ble::GattsIndicateDone>) {
+                emitGattsIndicateDone(e.conn_handle, e.value_handle, e.status);
+            } else {
+                static_assert(std::is_same_v<T, ble::MtuExchanged>);
+                emitMtuExchanged(e.conn_handle, e.mtu);
             }
         },
         event);
@@ -200,49 +281,108 @@ bool BleObject::GapDisconnect(const uint16_t& conn_handle) {
     });
 }
 
+namespace {
+
+std::optional<att::Uuid> uuid_option(const Options& options) {
+    auto it = options.find("uuid");
+    if (it == options.end()) return std::nullopt;
+    if (it->second.peekValueType() != "s") throw BleError(ErrorCode::InvalidArgs, "option 'uuid' takes a string (s)");
+    return uuid_arg(it->second.get<std::string>(), "uuid");
+}
+
+}  // namespace
+
+std::vector<std::vector<uint16_t>> BleObject::GattsRegisterServices(const ServiceDefs& services) {
+    return guard("GattsRegisterServices", [&] {
+        std::vector<gatt::ServiceDef> defs;
+        for (const auto& s : services) {
+            auto& service = defs.emplace_back(gatt::ServiceDef{uuid_arg(std::get<0>(s), "service uuid"), {}});
+            for (const auto& c : std::get<1>(s)) {
+                auto& characteristic = service.characteristics.emplace_back(
+                    gatt::CharacteristicDef{uuid_arg(std::get<0>(c), "characteristic uuid"), std::get<1>(c), {}});
+                for (const auto& d : std::get<2>(c)) {
+                    characteristic.descriptors.push_back({uuid_arg(std::get<0>(d), "descriptor uuid"), std::get<1>(d)});
+                }
+            }
+        }
+        auto handles = adapter_.gatts_register_services(defs);
+        spdlog::info("{}: gatts_register_services: {} services", adapter_.name(), defs.size());
+        return handles;
+    });
+}
+
+std::vector<uint8_t> BleObject::GattsRead(const uint16_t& value_handle) {
+    return guard("GattsRead", [&] { return adapter_.gatts_read(value_handle); });
+}
+
+void BleObject::GattsWrite(const uint16_t& value_handle, const std::vector<uint8_t>& data, const Options& options) {
+    guard("GattsWrite", [&] {
+        check_option_keys(options, {"send_update"}, "GattsWrite");
+        adapter_.gatts_write(value_handle, data, bool_option(options, "send_update").value_or(false));
+    });
+}
+
+void BleObject::GattsNotify(const uint16_t& conn_handle, const uint16_t& value_handle, const Options& options) {
+    guard("GattsNotify", [&] {
+        check_option_keys(options, {"data"}, "GattsNotify");
+        adapter_.gatts_notify(conn_handle, value_handle, bytes_option(options, "data"));
+    });
+}
+
+void BleObject::GattsIndicate(const uint16_t& conn_handle, const uint16_t& value_handle, const Options& options) {
+    guard("GattsIndicate", [&] {
+        check_option_keys(options, {"data"}, "GattsIndicate");
+        adapter_.gatts_indicate(conn_handle, value_handle, bytes_option(options, "data"));
+    });
+}
+
+void BleObject::GattsSetBuffer(const uint16_t& value_handle, const uint32_t& len, const Options& options) {
+    guard("GattsSetBuffer", [&] {
+        check_option_keys(options, {"append"}, "GattsSetBuffer");
+        adapter_.gatts_set_buffer(value_handle, len, bool_option(options, "append").value_or(false));
+    });
+}
+
+void BleObject::GattcDiscoverServices(const uint16_t& conn_handle, const Options& options) {
+    guard("GattcDiscoverServices", [&] {
+        check_option_keys(options, {"uuid"}, "GattcDiscoverServices");
+        adapter_.gattc_discover_services(conn_handle, uuid_option(options));
+    });
+}
+
+void BleObject::GattcDiscoverCharacteristics(const uint16_t& conn_handle, const uint16_t& start_handle,
+                                             const uint16_t& end_handle, const Options& options) {
+    guard("GattcDiscoverCharacteristics", [&] {
+        check_option_keys(options, {"uuid"}, "GattcDiscoverCharacteristics");
+        adapter_.gattc_discover_characteristics(conn_handle, start_handle, end_handle, uuid_option(options));
+    });
+}
+
+void BleObject::GattcDiscoverDescriptors(const uint16_t& conn_handle, const uint16_t& start_handle,
+                                         const uint16_t& end_handle) {
+    guard("GattcDiscoverDescriptors",
+          [&] { adapter_.gattc_discover_descriptors(conn_handle, start_handle, end_handle); });
+}
+
+void BleObject::GattcRead(const uint16_t& conn_handle, const uint16_t& value_handle) {
+    guard("GattcRead", [&] { adapter_.gattc_read(conn_handle, value_handle); });
+}
+
+void BleObject::GattcWrite(const uint16_t& conn_handle, const uint16_t& value_handle, const std::vector<uint8_t>& data,
+                           const Options& options) {
+    guard("GattcWrite", [&] {
+        check_option_keys(options, {"mode"}, "GattcWrite");
+        adapter_.gattc_write(conn_handle, value_handle, data, uint_option(options, "mode").value_or(0));
+    });
+}
+
+void BleObject::GattcExchangeMtu(const uint16_t& conn_handle) {
+    guard("GattcExchangeMtu", [&] { adapter_.gattc_exchange_mtu(conn_handle); });
+}
+
 void BleObject::GapPair(const uint16_t&) { guard("GapPair", [] { not_implemented("gap_pair", kSecurity); }); }
 void BleObject::GapPasskey(const uint16_t&, const uint32_t&, const uint32_t&) {
     guard("GapPasskey", [] { not_implemented("gap_passkey", kSecurity); });
-}
-std::vector<std::vector<uint16_t>> BleObject::GattsRegisterServices(
-    const std::vector<sdbus::Struct<std::string,
-                                    std::vector<sdbus::Struct<std::string, uint32_t,
-                                                              std::vector<sdbus::Struct<std::string, uint32_t>>>>>>&) {
-    return guard("GattsRegisterServices",
-                 []() -> std::vector<std::vector<uint16_t>> { not_implemented("gatts_register_services", kGatt); });
-}
-std::vector<uint8_t> BleObject::GattsRead(const uint16_t&) {
-    return guard("GattsRead", []() -> std::vector<uint8_t> { not_implemented("gatts_read", kGatt); });
-}
-void BleObject::GattsWrite(const uint16_t&, const std::vector<uint8_t>&, const Options&) {
-    guard("GattsWrite", [] { not_implemented("gatts_write", kGatt); });
-}
-void BleObject::GattsNotify(const uint16_t&, const uint16_t&, const Options&) {
-    guard("GattsNotify", [] { not_implemented("gatts_notify", kGatt); });
-}
-void BleObject::GattsIndicate(const uint16_t&, const uint16_t&, const Options&) {
-    guard("GattsIndicate", [] { not_implemented("gatts_indicate", kGatt); });
-}
-void BleObject::GattsSetBuffer(const uint16_t&, const uint32_t&, const Options&) {
-    guard("GattsSetBuffer", [] { not_implemented("gatts_set_buffer", kGatt); });
-}
-void BleObject::GattcDiscoverServices(const uint16_t&, const Options&) {
-    guard("GattcDiscoverServices", [] { not_implemented("gattc_discover_services", kGatt); });
-}
-void BleObject::GattcDiscoverCharacteristics(const uint16_t&, const uint16_t&, const uint16_t&, const Options&) {
-    guard("GattcDiscoverCharacteristics", [] { not_implemented("gattc_discover_characteristics", kGatt); });
-}
-void BleObject::GattcDiscoverDescriptors(const uint16_t&, const uint16_t&, const uint16_t&) {
-    guard("GattcDiscoverDescriptors", [] { not_implemented("gattc_discover_descriptors", kGatt); });
-}
-void BleObject::GattcRead(const uint16_t&, const uint16_t&) {
-    guard("GattcRead", [] { not_implemented("gattc_read", kGatt); });
-}
-void BleObject::GattcWrite(const uint16_t&, const uint16_t&, const std::vector<uint8_t>&, const Options&) {
-    guard("GattcWrite", [] { not_implemented("gattc_write", kGatt); });
-}
-void BleObject::GattcExchangeMtu(const uint16_t&) {
-    guard("GattcExchangeMtu", [] { not_implemented("gattc_exchange_mtu", kGatt); });
 }
 void BleObject::L2capListen(const uint16_t&, const uint16_t&) {
     guard("L2capListen", [] { not_implemented("l2cap_listen", kL2cap); });

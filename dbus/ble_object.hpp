@@ -6,6 +6,8 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -42,25 +44,28 @@ private:
     void GapConnectCancel() override;
     bool GapDisconnect(const uint16_t& conn_handle) override;
 
+    using ServiceDefs = std::vector<sdbus::Struct<
+        std::string,
+        std::vector<sdbus::Struct<std::string, uint32_t, std::vector<sdbus::Struct<std::string, uint32_t>>>>>>;
+    std::vector<std::vector<uint16_t>> GattsRegisterServices(const ServiceDefs& services) override;
+    std::vector<uint8_t> GattsRead(const uint16_t& value_handle) override;
+    void GattsWrite(const uint16_t& value_handle, const std::vector<uint8_t>& data, const Options& options) override;
+    void GattsNotify(const uint16_t& conn_handle, const uint16_t& value_handle, const Options& options) override;
+    void GattsIndicate(const uint16_t& conn_handle, const uint16_t& value_handle, const Options& options) override;
+    void GattsSetBuffer(const uint16_t& value_handle, const uint32_t& len, const Options& options) override;
+    void GattcDiscoverServices(const uint16_t& conn_handle, const Options& options) override;
+    void GattcDiscoverCharacteristics(const uint16_t& conn_handle, const uint16_t& start_handle,
+                                      const uint16_t& end_handle, const Options& options) override;
+    void GattcDiscoverDescriptors(const uint16_t& conn_handle, const uint16_t& start_handle,
+                                  const uint16_t& end_handle) override;
+    void GattcRead(const uint16_t& conn_handle, const uint16_t& value_handle) override;
+    void GattcWrite(const uint16_t& conn_handle, const uint16_t& value_handle, const std::vector<uint8_t>& data,
+                    const Options& options) override;
+    void GattcExchangeMtu(const uint16_t& conn_handle) override;
+
     // Parts of the API still to be built answer NotImplemented.
     void GapPair(const uint16_t&) override;
     void GapPasskey(const uint16_t&, const uint32_t&, const uint32_t&) override;
-    std::vector<std::vector<uint16_t>> GattsRegisterServices(
-        const std::vector<sdbus::Struct<std::string,
-                                        std::vector<sdbus::Struct<std::string, uint32_t,
-                                                                  std::vector<sdbus::Struct<std::string, uint32_t>>>>>>&)
-        override;
-    std::vector<uint8_t> GattsRead(const uint16_t&) override;
-    void GattsWrite(const uint16_t&, const std::vector<uint8_t>&, const Options&) override;
-    void GattsNotify(const uint16_t&, const uint16_t&, const Options&) override;
-    void GattsIndicate(const uint16_t&, const uint16_t&, const Options&) override;
-    void GattsSetBuffer(const uint16_t&, const uint32_t&, const Options&) override;
-    void GattcDiscoverServices(const uint16_t&, const Options&) override;
-    void GattcDiscoverCharacteristics(const uint16_t&, const uint16_t&, const uint16_t&, const Options&) override;
-    void GattcDiscoverDescriptors(const uint16_t&, const uint16_t&, const uint16_t&) override;
-    void GattcRead(const uint16_t&, const uint16_t&) override;
-    void GattcWrite(const uint16_t&, const uint16_t&, const std::vector<uint8_t>&, const Options&) override;
-    void GattcExchangeMtu(const uint16_t&) override;
     void L2capListen(const uint16_t&, const uint16_t&) override;
     void L2capConnect(const uint16_t&, const uint16_t&, const uint16_t&) override;
     void L2capDisconnect(const uint16_t&, const uint16_t&) override;
@@ -76,10 +81,18 @@ private:
     struct Handler {
         std::string sender;
         sdbus::ObjectPath path;
+        std::unique_ptr<sdbus::IProxy> proxy;  // destroying it drops the calls in flight
     };
+    void set_handler(std::optional<Handler> handler);
+    // _IRQ_GATTS_READ_REQUEST to the handler; an error or no answer denies the read.
+    void ask_read(uint16_t conn_handle, uint16_t attr_handle, std::function<void(uint32_t)> answer);
+    // A bus name went away: a handler it registered goes with it.
+    void name_owner_changed(const std::string& name, const std::string& new_owner);
 
+    sdbus::IConnection& connection_;
     ble::Adapter& adapter_;
     std::optional<Handler> handler_;
+    std::unique_ptr<sdbus::IProxy> bus_proxy_;  // org.freedesktop.DBus, for NameOwnerChanged
 };
 
 }  // namespace ubt::dbus

@@ -87,3 +87,16 @@ Address address_arg(const std::vector<uint8_t>& bytes, const char* name) {
 }
 
 }  // namespace ubt::dbus
+
+namespace ubt::dbus {
+
+att::Uuid uuid_arg(const std::string& text, const char* name) {
+    auto uuid = att::Uuid::parse(text);
+    if (!uuid) {
+        throw BleError(ErrorCode::InvalidArgs, std::string(name) + " '" + text +
+                                                   "' is not a UUID: give 4, 8 or 32 hex digits (128-bit with dashes)");
+    }
+    return *uuid;
+}
+
+}  // namespace ubt::dbus

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "att/uuid.hpp"
 #include "ble/config_value.hpp"
 
 namespace ubt::dbus {
@@ -22,6 +23,8 @@ sdbus::Variant to_variant(const ble::ConfigValue& value);
 
 // An address argument: exactly 6 bytes, most significant first.
 Address address_arg(const std::vector<uint8_t>& bytes, const char* name);
+// A UUID argument in one of its D-Bus forms ("180d", "0000180d", dashed 128-bit).
+att::Uuid uuid_arg(const std::string& text, const char* name);
 
 // An options dict may hold only the keys a method documents.
 void check_option_keys(const Options& options, std::initializer_list<const char*> allowed,

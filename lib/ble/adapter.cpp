@@ -1,5 +1,6 @@
 #include "adapter.hpp"
 
+#include <algorithm>
 #include <random>
 
 #include "core/error.hpp"
@@ -82,7 +83,10 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
                         else events_.push(CentralConnect{e});
                     },
                     [this](bool central, uint16_t handle, const LeAddress& peer) {
-                        att_servers_.erase(handle);
+                        if (auto it = bearers_.find(handle); it != bearers_.end()) {
+                            it->second->end();
+                            bearers_.erase(it);
+                        }
                         PeerEvent e{handle, peer.type, peer.address};
                         if (central) events_.push(PeripheralDisconnect{e});
                         else events_.push(CentralDisconnect{e});
@@ -347,14 +351,121 @@ bool Adapter::gap_disconnect(uint16_t conn_handle) {
 
 void Adapter::attach_link(uint16_t conn_handle, std::unique_ptr<gap::Link> link) {
     connections_.attach(conn_handle, std::move(link));
+    if (auto it = bearers_.find(conn_handle); it != bearers_.end()) it->second->link_attached();
+}
+
+AttBearer& Adapter::bearer(uint16_t conn_handle) {
+    if (auto it = bearers_.find(conn_handle); it != bearers_.end()) return *it->second;
+    if (!connections_.connected(conn_handle)) {
+        throw BleError(ErrorCode::NotFound, "connection " + std::to_string(conn_handle) + " is not connected");
+    }
+    AttBearer::Context context{
+        gatt_db_, timers_, events_,
+        [this, conn_handle](ByteView pdu) {
+            gap::Link* link = connections_.link(conn_handle);
+            if (link) link->send(pdu);
+            return link != nullptr;
+        },
+        [this, conn_handle] { connections_.disconnect(conn_handle); },
+    };
+    auto b = std::make_shared<AttBearer>(conn_handle, static_cast<uint16_t>(mtu_), std::move(context));
+    b->set_read_asker(read_asker_);
+    return *bearers_.emplace(conn_handle, std::move(b)).first->second;
 }
 
 void Adapter::on_att_pdu(uint16_t conn_handle, ByteView pdu) {
-    gap::Link* link = connections_.link(conn_handle);
-    if (!link) return;
-    auto [server, added] = att_servers_.try_emplace(conn_handle, gatt_db_, static_cast<uint16_t>(mtu_), nullptr);
-    // Encryption comes with the security work: until then links count as plain.
-    if (auto response = server->second.handle(pdu, gatt::LinkSecurity{})) link->send(*response);
+    if (!connections_.connected(conn_handle)) return;
+    bearer(conn_handle).on_pdu(pdu);
+}
+
+std::vector<std::vector<uint16_t>> Adapter::gatts_register_services(const std::vector<gatt::ServiceDef>& services) {
+    if (advertiser_.advertising()) {
+        throw BleError(ErrorCode::Busy, "advertising must be stopped before registering services (as ubluetooth documents)");
+    }
+    auto handles = gatt_db_.build(services, gap_name_);
+    for (auto& [handle, b] : bearers_) b->services_changed();
+    return handles;
+}
+
+Bytes Adapter::gatts_read(uint16_t value_handle) {
+    gatt::Attribute& a = gatt_db_.app_value(value_handle);
+    Bytes value = a.value;
+    if (a.append) a.value.clear();  // an append buffer is emptied by reading it
+    return value;
+}
+
+void Adapter::gatts_write(uint16_t value_handle, ByteView data, bool send_update) {
+    gatt::Attribute& a = gatt_db_.app_value(value_handle);
+    if (data.size() > kMaxValueBuffer) {
+        throw BleError(ErrorCode::InvalidArgs, "a value is at most " + std::to_string(kMaxValueBuffer) + " bytes");
+    }
+    a.value.assign(data.begin(), data.end());
+    a.capacity = std::max(a.capacity, data.size());  // a local write raises the size a client may write
+    if (send_update) {
+        for (auto& [handle, b] : bearers_) b->send_update(value_handle, data);
+    }
+}
+
+void Adapter::gatts_notify(uint16_t conn_handle, uint16_t value_handle, const std::optional<Bytes>& data) {
+    const gatt::Attribute& a = gatt_db_.app_value(value_handle);
+    bearer(conn_handle).notify(value_handle, data ? *data : a.value);
+}
+
+void Adapter::gatts_indicate(uint16_t conn_handle, uint16_t value_handle, const std::optional<Bytes>& data) {
+    const gatt::Attribute& a = gatt_db_.app_value(value_handle);
+    bearer(conn_handle).indicate(value_handle, data ? *data : a.value);
+}
+
+void Adapter::gatts_set_buffer(uint16_t value_handle, uint32_t len, bool append) {
+    gatt::Attribute& a = gatt_db_.app_value(value_handle);
+    if (len > kMaxValueBuffer) {
+        throw BleError(ErrorCode::InvalidArgs, "a buffer is at most " + std::to_string(kMaxValueBuffer) + " bytes");
+    }
+    a.capacity = len;
+    a.append = append;
+    if (a.value.size() > len) a.value.resize(len);
+}
+
+void Adapter::set_read_request_asker(ReadRequestAsker asker) {
+    read_asker_ = std::move(asker);
+    for (auto& [handle, b] : bearers_) b->set_read_asker(read_asker_);
+}
+
+template <typename F>
+void Adapter::client_call(uint16_t conn_handle, F&& queue) {
+    AttBearer& b = bearer(conn_handle);
+    queue(b.client());
+    b.flush();
+}
+
+void Adapter::gattc_discover_services(uint16_t conn_handle, const std::optional<att::Uuid>& uuid) {
+    client_call(conn_handle, [&](gatt::Client& c) { c.discover_services(uuid); });
+}
+
+void Adapter::gattc_discover_characteristics(uint16_t conn_handle, uint16_t start, uint16_t end,
+                                             const std::optional<att::Uuid>& uuid) {
+    client_call(conn_handle, [&](gatt::Client& c) { c.discover_characteristics(start, end, uuid); });
+}
+
+void Adapter::gattc_discover_descriptors(uint16_t conn_handle, uint16_t start, uint16_t end) {
+    client_call(conn_handle, [&](gatt::Client& c) { c.discover_descriptors(start, end); });
+}
+
+void Adapter::gattc_read(uint16_t conn_handle, uint16_t value_handle) {
+    client_call(conn_handle, [&](gatt::Client& c) { c.read(value_handle); });
+}
+
+void Adapter::gattc_write(uint16_t conn_handle, uint16_t value_handle, ByteView data, uint32_t mode) {
+    if (mode > 1) throw BleError(ErrorCode::InvalidArgs, "gattc_write mode is 0 (without response) or 1 (with response)");
+    if (mode == 0) {
+        bearer(conn_handle).write_command(value_handle, data);
+        return;
+    }
+    client_call(conn_handle, [&](gatt::Client& c) { c.write(value_handle, data); });
+}
+
+void Adapter::gattc_exchange_mtu(uint16_t conn_handle) {
+    client_call(conn_handle, [](gatt::Client& c) { c.exchange_mtu(); });
 }
 
 void Adapter::set_gap_name(const std::string& name) {

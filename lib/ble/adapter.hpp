@@ -8,11 +8,13 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "att_bearer.hpp"
 #include "config_value.hpp"
 #include "core/timers.hpp"
 #include "event_queue.hpp"
@@ -64,8 +66,30 @@ public:
     LeAddress identity() const;
     // The kernel's ATT channel of a connection.
     void attach_link(uint16_t conn_handle, std::unique_ptr<gap::Link> link);
-    // An ATT PDU the peer sent on that channel: the GATT server answers it.
+    // An ATT PDU the peer sent on that channel, for our GATT server or client.
     void on_att_pdu(uint16_t conn_handle, ByteView pdu);
+
+    // GATT server. Value handles are those gatts_register_services returned;
+    // others are InvalidArgs, unknown connections NotFound.
+    std::vector<std::vector<uint16_t>> gatts_register_services(const std::vector<gatt::ServiceDef>& services);
+    Bytes gatts_read(uint16_t value_handle);
+    void gatts_write(uint16_t value_handle, ByteView data, bool send_update);
+    // data: nullopt sends the local value.
+    void gatts_notify(uint16_t conn_handle, uint16_t value_handle, const std::optional<Bytes>& data);
+    void gatts_indicate(uint16_t conn_handle, uint16_t value_handle, const std::optional<Bytes>& data);
+    void gatts_set_buffer(uint16_t value_handle, uint32_t len, bool append);
+    // nullptr: nobody is asked, reads are allowed (no _IRQ_GATTS_READ_REQUEST).
+    void set_read_request_asker(ReadRequestAsker asker);
+
+    // GATT client: results come as events.
+    void gattc_discover_services(uint16_t conn_handle, const std::optional<att::Uuid>& uuid);
+    void gattc_discover_characteristics(uint16_t conn_handle, uint16_t start, uint16_t end,
+                                        const std::optional<att::Uuid>& uuid);
+    void gattc_discover_descriptors(uint16_t conn_handle, uint16_t start, uint16_t end);
+    void gattc_read(uint16_t conn_handle, uint16_t value_handle);
+    // mode 0: without response, 1: with response.
+    void gattc_write(uint16_t conn_handle, uint16_t value_handle, ByteView data, uint32_t mode);
+    void gattc_exchange_mtu(uint16_t conn_handle);
 
     // New Settings and Local Name Changed events for this controller.
     void on_mgmt_event(const mgmt::Frame& frame);
@@ -79,6 +103,8 @@ public:
 
     static constexpr int64_t kMinMtu = 23;
     static constexpr int64_t kMaxMtu = 517;
+    // The largest value or append buffer gatts_write and gatts_set_buffer take.
+    static constexpr size_t kMaxValueBuffer = 65535;
     static constexpr int64_t kMinRxbuf = 128;
     static constexpr int64_t kMaxRxbuf = 16 * 1024 * 1024;
     static constexpr size_t kMaxNameLength = mgmt::kNameSize - 1;
@@ -103,6 +129,12 @@ private:
     void set_gap_name(const std::string& name);
     // In addr_mode 2, moves running advertising to a fresh RPA every kRpaLifetime.
     void schedule_rpa_rotation();
+    // The ATT bearer of a connection, made on first use. Throws
+    // BleError(NotFound) for a handle that is not connected.
+    AttBearer& bearer(uint16_t conn_handle);
+    // A GATT client call: the procedure queued, then sent when it can.
+    template <typename F>
+    void client_call(uint16_t conn_handle, F&& queue);
 
     uint16_t index_;
     mgmt::MgmtClient& mgmt_;
@@ -124,10 +156,11 @@ private:
     gap::Scanner scanner_;
     gap::Advertiser advertiser_;
     gap::Connections connections_;
-    // The GATT server: for now the GAP and GATT services only, answered on
-    // every link; each connection has its own ATT state.
+    // The GATT server's table, answered on every link; each connection has
+    // its own ATT bearer (shared: a handler's late answer holds a weak one).
     gatt::Database gatt_db_;
-    std::map<uint16_t, gatt::Server> att_servers_;
+    std::map<uint16_t, std::shared_ptr<AttBearer>> bearers_;
+    ReadRequestAsker read_asker_;
 };
 
 }  // namespace ubt::ble

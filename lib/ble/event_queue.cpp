@@ -8,14 +8,19 @@ constexpr size_t kEventHeader = 16;  // code, handles, address: what MicroPython
 
 size_t EventQueue::cost(const IrqEvent& event) {
     if (auto r = std::get_if<ScanResult>(&event)) return kEventHeader + r->adv_data.size();
+    if (auto d = std::get_if<GattcNotify>(&event)) return kEventHeader + d->data.size();
+    if (auto d = std::get_if<GattcIndicate>(&event)) return kEventHeader + d->data.size();
+    if (auto d = std::get_if<GattcReadResult>(&event)) return kEventHeader + d->data.size();
     return kEventHeader;
 }
 
 bool EventQueue::push(IrqEvent event) {
     size_t c = cost(event);
-    // Only data events are dropped: losing the end of a scan would leave a
-    // client waiting for it forever.
-    bool droppable = std::holds_alternative<ScanResult>(event);
+    // Only data events that nothing answers are dropped (scan results and
+    // notifications, as MicroPython's buffer drops them): losing the end of
+    // a scan or a read would leave a client waiting for it forever, and an
+    // indication has been confirmed to the server.
+    bool droppable = std::holds_alternative<ScanResult>(event) || std::holds_alternative<GattcNotify>(event);
     if (droppable && used_ + c > capacity_) {
         ++dropped_;
         return false;

@@ -1,8 +1,8 @@
 #pragma once
 // The adapter's bounded event buffer (config 'rxbuf'): events wait here
-// until the D-Bus side sends them. A data event (a scan result) that does
-// not fit is dropped and counted; state events (scan done, connections)
-// always go in.
+// until the D-Bus side sends them. A data event (a scan result, a
+// notification) that does not fit is dropped and counted; every other event
+// always goes in.
 // Nothing ever blocks. Event-loop thread only.
 
 #include <cstddef>

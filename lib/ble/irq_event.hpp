@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <variant>
 
+#include "att/uuid.hpp"
 #include "core/address.hpp"
 #include "core/bytes.hpp"
 
@@ -39,7 +40,67 @@ struct ConnectionUpdate {  // _IRQ_CONNECTION_UPDATE (27)
     uint8_t status;
 };
 
+// The events of one attribute on one connection.
+struct AttrEvent {
+    uint16_t conn_handle;
+    uint16_t attr_handle;
+};
+struct GattsWrite : AttrEvent {};        // _IRQ_GATTS_WRITE (3)
+struct GattsReadRequest : AttrEvent {};  // _IRQ_GATTS_READ_REQUEST (4)
+
+// The *_DONE events' data, statuses numbered as gatt::status.
+struct ConnStatus {
+    uint16_t conn_handle;
+    uint16_t status;
+};
+struct AttrStatus {
+    uint16_t conn_handle;
+    uint16_t value_handle;
+    uint16_t status;
+};
+struct AttrData {
+    uint16_t conn_handle;
+    uint16_t value_handle;
+    Bytes data;
+};
+
+struct GattcServiceResult {  // _IRQ_GATTC_SERVICE_RESULT (9)
+    uint16_t conn_handle;
+    uint16_t start_handle;
+    uint16_t end_handle;
+    att::Uuid uuid;
+};
+struct GattcServiceDone : ConnStatus {};  // (10)
+struct GattcCharacteristicResult {        // _IRQ_GATTC_CHARACTERISTIC_RESULT (11)
+    uint16_t conn_handle;
+    uint16_t end_handle;
+    uint16_t value_handle;
+    uint8_t properties;
+    att::Uuid uuid;
+};
+struct GattcCharacteristicDone : ConnStatus {};  // (12)
+struct GattcDescriptorResult {                   // _IRQ_GATTC_DESCRIPTOR_RESULT (13)
+    uint16_t conn_handle;
+    uint16_t dsc_handle;
+    att::Uuid uuid;
+};
+struct GattcDescriptorDone : ConnStatus {};  // (14)
+struct GattcReadResult : AttrData {};        // (15)
+struct GattcReadDone : AttrStatus {};        // (16)
+struct GattcWriteDone : AttrStatus {};       // (17)
+struct GattcNotify : AttrData {};            // (18)
+struct GattcIndicate : AttrData {};          // (19)
+struct GattsIndicateDone : AttrStatus {};    // (20)
+struct MtuExchanged {                        // _IRQ_MTU_EXCHANGED (21)
+    uint16_t conn_handle;
+    uint16_t mtu;
+};
+
 using IrqEvent = std::variant<ScanResult, ScanDone, CentralConnect, CentralDisconnect, PeripheralConnect,
-                              PeripheralDisconnect, ConnectionUpdate>;
+                              PeripheralDisconnect, ConnectionUpdate, GattsWrite, GattsReadRequest,
+                              GattcServiceResult, GattcServiceDone, GattcCharacteristicResult,
+                              GattcCharacteristicDone, GattcDescriptorResult, GattcDescriptorDone, GattcReadResult,
+                              GattcReadDone, GattcWriteDone, GattcNotify, GattcIndicate, GattsIndicateDone,
+                              MtuExchanged>;
 
 }  // namespace ubt::ble

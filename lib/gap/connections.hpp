@@ -76,6 +76,7 @@ public:
     void on_power_off();
 
     bool connecting() const { return attempt_.has_value(); }
+    bool connected(uint16_t handle) const { return connections_.count(handle) > 0; }
     size_t count() const { return connections_.size(); }
 
 private:

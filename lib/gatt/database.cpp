@@ -88,8 +88,13 @@ std::vector<std::vector<uint16_t>> Database::build(const std::vector<ServiceDef>
         uint16_t start = service(s.uuid);
         auto& values = handles.emplace_back();
         for (const auto& c : s.characteristics) {
-            values.push_back(add_characteristic(c.uuid, c.flags, {}));
-            for (const auto& d : c.descriptors) values.push_back(add(d.uuid, {}, d.flags));
+            uint16_t value = add_characteristic(c.uuid, c.flags, {});
+            attributes_[value - 1].app_value = true;
+            values.push_back(value);
+            for (const auto& d : c.descriptors) {
+                values.push_back(add(d.uuid, {}, d.flags));
+                attributes_.back().app_value = true;
+            }
         }
         close_group(start);
     }
@@ -99,6 +104,15 @@ std::vector<std::vector<uint16_t>> Database::build(const std::vector<ServiceDef>
 Attribute* Database::find(uint16_t handle) {
     if (handle == 0 || handle > attributes_.size()) return nullptr;
     return &attributes_[handle - 1];
+}
+
+Attribute& Database::app_value(uint16_t handle) {
+    Attribute* a = find(handle);
+    if (!a || !a->app_value) {
+        throw BleError(ErrorCode::InvalidArgs, "handle " + std::to_string(handle) +
+                                                   " is not a value handle that gatts_register_services returned");
+    }
+    return *a;
 }
 
 }  // namespace ubt::gatt

@@ -68,6 +68,11 @@ struct Attribute {
     uint16_t group_end = 0;
     // Values a client writes are cut to this; a local write raises it.
     size_t capacity = kDefaultCapacity;
+    // A value of the application's services (a characteristic or descriptor
+    // it defined): gatts_* may use it, reads of it may be asked about.
+    bool app_value = false;
+    // gatts_set_buffer(append=True): a client's writes add to the value.
+    bool append = false;
 
     static constexpr size_t kDefaultCapacity = 20;
 };
@@ -83,6 +88,9 @@ public:
     const std::vector<Attribute>& attributes() const { return attributes_; }
     // nullptr when there is no attribute with that handle.
     Attribute* find(uint16_t handle);
+    // The application's value with that handle; throws BleError(InvalidArgs)
+    // for any other handle.
+    Attribute& app_value(uint16_t handle);
 
     // The handle of the GAP Device Name value, kept equal to gap_name.
     uint16_t device_name_handle() const { return device_name_handle_; }

@@ -1,6 +1,9 @@
 #include "server.hpp"
 
 #include <algorithm>
+#include <string>
+
+#include "core/error.hpp"
 
 namespace ubt::gatt {
 
@@ -40,12 +43,18 @@ Bytes error_response(uint8_t request_opcode, uint16_t handle, uint8_t code) {
     return w.take();
 }
 
-Server::Server(Database& db, uint16_t local_mtu, WriteHandler on_write)
-    : db_(db), local_mtu_(std::max(local_mtu, kDefaultMtu)), on_write_(std::move(on_write)) {}
+Server::Server(Database& db, uint16_t local_mtu, ServerEvents events)
+    : db_(db), local_mtu_(std::max(local_mtu, kDefaultMtu)), events_(std::move(events)) {}
 
 uint16_t Server::cccd(uint16_t cccd_handle) const {
     auto it = cccds_.find(cccd_handle);
     return it == cccds_.end() ? 0 : it->second;
+}
+
+uint16_t Server::subscription(uint16_t value_handle) const {
+    // A characteristic's CCCD sits right after its value.
+    const Attribute* a = value_handle < 0xffff ? db_.find(static_cast<uint16_t>(value_handle + 1)) : nullptr;
+    return a && is_cccd(*a) ? cccd(a->handle) : 0;
 }
 
 bool Server::is_cccd(const Attribute& a) { return a.type == Uuid::from16(uuid16::Cccd); }
@@ -61,7 +70,18 @@ uint8_t Server::read_error(const Attribute* a, const LinkSecurity& s) {
     if (!(a->flags & flag::Read)) return error::ReadNotPermitted;
     if ((a->flags & flag::ReadAuthenticated) && !s.authenticated) return error::InsufficientAuthentication;
     if ((a->flags & flag::ReadEncrypted) && !s.encrypted) return error::InsufficientEncryption;
-    if (a->flags & flag::ReadAuthorized) return error::InsufficientAuthorization;  // until a handler can grant it
+    if (asking_ && a->app_value) {
+        if (answers_) {
+            auto it = answers_->find(a->handle);
+            // Not asked about (the services changed meanwhile): not allowed.
+            return it == answers_->end() ? error::UnlikelyError : it->second;
+        }
+        if (std::find(held_reads_.begin(), held_reads_.end(), a->handle) == held_reads_.end()) {
+            held_reads_.push_back(a->handle);
+        }
+        return 0;  // for now: the request is held until the answer
+    }
+    if (a->flags & flag::ReadAuthorized) return error::InsufficientAuthorization;  // only a handler can allow it
     return 0;
 }
 
@@ -79,22 +99,49 @@ bool Server::store(Attribute& a, ByteView value) {
         cccds_[a.handle] = static_cast<uint16_t>(value[0] | value[1] << 8);
         return true;
     }
-    // As ubluetooth documents: a client's write is cut to the buffer size.
-    size_t n = std::min(value.size(), a.capacity);
-    a.value.assign(value.begin(), value.begin() + static_cast<std::ptrdiff_t>(n));
-    if (on_write_) on_write_(a.handle);
+    // As ubluetooth documents: a client's write is cut to the buffer size;
+    // in append mode what does not fit after the value is dropped.
+    if (!a.append) a.value.clear();
+    size_t n = std::min(value.size(), a.capacity - std::min(a.capacity, a.value.size()));
+    a.value.insert(a.value.end(), value.begin(), value.begin() + static_cast<std::ptrdiff_t>(n));
+    if (events_.written) events_.written(a.handle);
     return true;
 }
 
 std::optional<Bytes> Server::handle(ByteView pdu, const LinkSecurity& security) {
     if (pdu.empty()) return std::nullopt;
     uint8_t opcode = pdu[0];
+    bool command = (opcode & op::CommandFlag) != 0;
+    // A request before the held one is answered breaks ATT's flow control.
+    if (held_ && !command && opcode != op::HandleValueCfm) return std::nullopt;
     // Nothing a client sends may exceed ATT_MTU (the channel may carry more).
     if (pdu.size() > mtu_) {
-        if (opcode & op::CommandFlag) return std::nullopt;
+        if (command) return std::nullopt;
         return error_response(opcode, 0, error::InvalidPdu);
     }
     ByteReader r(pdu.subspan(1));
+    auto response = dispatch(opcode, r, security);
+    if (!held_reads_.empty() && !held_) {
+        held_ = Bytes(pdu.begin(), pdu.end());
+        held_security_ = security;
+        return std::nullopt;
+    }
+    return response;
+}
+
+std::optional<Bytes> Server::resume(const std::map<uint16_t, uint8_t>& answers) {
+    if (!held_) return std::nullopt;
+    Bytes pdu = std::move(*held_);
+    held_.reset();
+    held_reads_.clear();
+    answers_ = &answers;
+    ByteReader r(ByteView(pdu).subspan(1));
+    auto response = dispatch(pdu[0], r, held_security_);
+    answers_ = nullptr;
+    return response;
+}
+
+std::optional<Bytes> Server::dispatch(uint8_t opcode, ByteReader& r, const LinkSecurity& security) {
     try {
         switch (opcode) {
             case op::ExchangeMtuReq: return exchange_mtu(r);
@@ -110,7 +157,14 @@ std::optional<Bytes> Server::handle(ByteView pdu, const LinkSecurity& security) 
             case op::WriteCmd: return write(opcode, r, security);
             case op::PrepareWriteReq: return prepare_write(opcode, r, security);
             case op::ExecuteWriteReq: return execute_write(opcode, r);
-            case op::HandleValueCfm: return std::nullopt;  // indications are not sent yet
+            case op::HandleValueCfm: {
+                if (indications_.empty()) return std::nullopt;  // nothing was indicated
+                uint16_t handle = indications_.front().handle;
+                indications_.pop_front();
+                if (events_.indication_done) events_.indication_done(handle, 0);
+                if (indications_.empty()) return std::nullopt;
+                return indication_pdu(indications_.front());
+            }
             case op::SignedWriteCmd: return std::nullopt;  // needs the peer's CSRK (security)
         }
     } catch (const Malformed&) {
@@ -121,11 +175,42 @@ std::optional<Bytes> Server::handle(ByteView pdu, const LinkSecurity& security) 
     return error_response(opcode, 0, error::RequestNotSupported);
 }
 
+Bytes Server::notification(uint16_t handle, ByteView value) const {
+    ByteWriter w;
+    w.u8(op::HandleValueNtf).u16le(handle).bytes(value.first(std::min<size_t>(value.size(), mtu_ - 3u)));
+    return w.take();
+}
+
+Bytes Server::indication_pdu(const Indication& i) const {
+    ByteWriter w;
+    w.u8(op::HandleValueInd).u16le(i.handle).bytes(ByteView(i.value).first(std::min<size_t>(i.value.size(), mtu_ - 3u)));
+    return w.take();
+}
+
+std::optional<Bytes> Server::indicate(uint16_t handle, ByteView value) {
+    if (indications_.size() >= kMaxIndications) {
+        throw BleError(ErrorCode::Busy, std::to_string(kMaxIndications) +
+                                            " indications already wait for the client's confirmation on this connection");
+    }
+    indications_.push_back({handle, Bytes(value.begin(), value.end())});
+    if (indications_.size() > 1) return std::nullopt;  // it goes when the one before is confirmed
+    return indication_pdu(indications_.front());
+}
+
+void Server::fail_indications(uint16_t status) {
+    std::deque<Indication> failed = std::move(indications_);
+    indications_.clear();
+    for (const auto& i : failed) {
+        if (events_.indication_done) events_.indication_done(i.handle, status);
+    }
+}
+
 
 Bytes Server::exchange_mtu(ByteReader& r) {
     uint16_t client_mtu = r.u16le();
     require_done(r);
     mtu_ = std::max(kDefaultMtu, std::min(client_mtu, local_mtu_));
+    if (events_.mtu_exchanged) events_.mtu_exchanged(mtu_);
     ByteWriter w;
     w.u8(op::ExchangeMtuRsp).u16le(local_mtu_);
     return w.take();

@@ -67,6 +67,15 @@ struct Fixture {
         port.responder = [this](const Frame& f) { return controller(f); };
         hci_port.responder = test::accepting_controller(false);
     }
+    // A central connects to us: the controller's LE Connection Complete.
+    void connect_central(uint16_t handle) {
+        ByteWriter w;
+        w.u8(hci::le_ev::ConnectionComplete).u8(0).u16le(handle).u8(hci::kRolePeripheral).u8(0);
+        w.bytes(kPublic.to_le()).u16le(0x28).u16le(0).u16le(0x2a).u8(0);
+        hci_port.incoming.push_back(test::hci_event(hci::ev::LeMeta, w.take()));
+        hci.drain_port();
+        adapter.dispatch_hci_events();
+    }
 };
 
 
@@ -328,6 +337,7 @@ TEST_CASE("every link's ATT channel is answered by the GATT server, with gap_nam
     int open = 0;
     auto link = std::make_unique<test::FakeLink>(open);
     test::FakeLink* channel = link.get();
+    fx.connect_central(0x40);
     fx.adapter.attach_link(0x40, std::move(link));
     fx.adapter.on_att_pdu(0x40, Bytes{0x10, 0x01, 0x00, 0xff, 0xff, 0x00, 0x28});  // Read By Group Type
     REQUIRE(channel->sent.size() == 1);

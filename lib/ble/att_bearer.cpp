@@ -1,0 +1,215 @@
+#include "att_bearer.hpp"
+
+namespace ubt::ble {
+
+namespace {
+
+// Server-bound PDUs: requests, commands and confirmations. The rest
+// (responses, notifications, indications) are the client's.
+bool for_server(uint8_t opcode) {
+    switch (opcode) {
+        case att::op::ErrorRsp:
+        case att::op::ExchangeMtuRsp:
+        case att::op::FindInformationRsp:
+        case att::op::FindByTypeValueRsp:
+        case att::op::ReadByTypeRsp:
+        case att::op::ReadRsp:
+        case att::op::ReadBlobRsp:
+        case att::op::ReadMultipleRsp:
+        case att::op::ReadByGroupTypeRsp:
+        case att::op::WriteRsp:
+        case att::op::PrepareWriteRsp:
+        case att::op::ExecuteWriteRsp:
+        case att::op::HandleValueNtf:
+        case att::op::HandleValueInd:
+        case att::op::ReadMultipleVariableRsp: return false;
+        default: return true;  // unknown opcodes get the server's answer
+    }
+}
+
+}  // namespace
+
+AttBearer::AttBearer(uint16_t conn_handle, uint16_t local_mtu, Context context)
+    : conn_handle_(conn_handle), local_mtu_(local_mtu), context_(std::move(context)) {
+    make_server();
+    EventQueue& q = context_.events;
+    uint16_t c = conn_handle;
+    client_ = std::make_unique<gatt::Client>(
+        local_mtu,
+        gatt::ClientEvents{
+            [&q, c](uint16_t start, uint16_t end, const att::Uuid& u) { q.push(GattcServiceResult{c, start, end, u}); },
+            [&q, c](uint16_t s) { q.push(GattcServiceDone{{c, s}}); },
+            [&q, c](uint16_t end, uint16_t value, uint8_t props, const att::Uuid& u) {
+                q.push(GattcCharacteristicResult{c, end, value, props, u});
+            },
+            [&q, c](uint16_t s) { q.push(GattcCharacteristicDone{{c, s}}); },
+            [&q, c](uint16_t h, const att::Uuid& u) { q.push(GattcDescriptorResult{c, h, u}); },
+            [&q, c](uint16_t s) { q.push(GattcDescriptorDone{{c, s}}); },
+            [&q, c](uint16_t h, ByteView v) { q.push(GattcReadResult{{c, h, Bytes(v.begin(), v.end())}}); },
+            [&q, c](uint16_t h, uint16_t s) { q.push(GattcReadDone{{c, h, s}}); },
+            [&q, c](uint16_t h, uint16_t s) { q.push(GattcWriteDone{{c, h, s}}); },
+            [&q, c](uint16_t h, ByteView v) { q.push(GattcNotify{{c, h, Bytes(v.begin(), v.end())}}); },
+            [&q, c](uint16_t h, ByteView v) { q.push(GattcIndicate{{c, h, Bytes(v.begin(), v.end())}}); },
+            [this, &q, c](uint16_t mtu) {
+                server_->set_mtu(mtu);
+                q.push(MtuExchanged{c, mtu});
+            },
+        });
+}
+
+AttBearer::~AttBearer() {
+    context_.timers.cancel(ask_timer_);
+    context_.timers.cancel(response_timer_);
+    context_.timers.cancel(confirmation_timer_);
+}
+
+void AttBearer::make_server() {
+    EventQueue& q = context_.events;
+    uint16_t c = conn_handle_;
+    server_ = std::make_unique<gatt::Server>(
+        context_.db, local_mtu_,
+        gatt::ServerEvents{
+            [&q, c](uint16_t h) { q.push(GattsWrite{{c, h}}); },
+            [this, &q, c](uint16_t mtu) {
+                client_->set_mtu(mtu);
+                q.push(MtuExchanged{c, mtu});
+            },
+            [&q, c](uint16_t h, uint16_t s) { q.push(GattsIndicateDone{{c, h, s}}); },
+        });
+    server_->ask_before_reads(static_cast<bool>(asker_));
+}
+
+void AttBearer::send(ByteView pdu) {
+    if (!outbox_.empty() || !context_.send(pdu)) outbox_.emplace_back(pdu.begin(), pdu.end());
+}
+
+void AttBearer::link_attached() {
+    while (!outbox_.empty() && context_.send(outbox_.front())) outbox_.pop_front();
+}
+
+void AttBearer::on_pdu(ByteView pdu) {
+    if (pdu.empty()) return;
+    if (for_server(pdu[0])) {
+        // Encryption comes with the security work: until then links count as plain.
+        after_server(server_->handle(pdu, gatt::LinkSecurity{}));
+        return;
+    }
+    if (auto confirmation = client_->handle(pdu)) send(*confirmation);
+    flush();
+}
+
+void AttBearer::after_server(std::optional<Bytes> response) {
+    if (response) send(*response);
+    if (!server_->held_reads().empty() && awaited_answers_ == 0) ask_held_reads();
+    arm(confirmation_timer_, server_->awaiting_confirmation(), kTransactionTimeout,
+        [this] { timed_out(); });
+}
+
+void AttBearer::ask_held_reads() {
+    uint64_t ask = ++ask_;
+    answers_.clear();
+    awaited_answers_ = server_->held_reads().size();
+    std::weak_ptr<AttBearer> self = weak_from_this();
+    for (uint16_t handle : server_->held_reads()) {
+        context_.events.push(GattsReadRequest{{conn_handle_, handle}});
+        asker_(conn_handle_, handle, [self, ask, handle](uint32_t status) {
+            if (auto bearer = self.lock()) bearer->answered(ask, handle, status);
+        });
+    }
+    context_.timers.cancel(ask_timer_);
+    ask_timer_ = context_.timers.start(kReadRequestTimeout, [this, ask] {
+        ask_timer_ = 0;
+        if (ask != ask_ || awaited_answers_ == 0) return;
+        // No answer in time: the reads not answered are denied.
+        for (uint16_t handle : server_->held_reads()) answers_.try_emplace(handle, att::error::UnlikelyError);
+        resume_held();
+    });
+}
+
+void AttBearer::answered(uint64_t ask, uint16_t handle, uint32_t status) {
+    if (ask != ask_ || awaited_answers_ == 0 || answers_.count(handle)) return;
+    // An ATT error code denies; anything beyond one is not one.
+    answers_[handle] = status <= 0xff ? static_cast<uint8_t>(status) : att::error::UnlikelyError;
+    if (--awaited_answers_ == 0) resume_held();
+}
+
+void AttBearer::resume_held() {
+    awaited_answers_ = 0;
+    context_.timers.cancel(ask_timer_);
+    ask_timer_ = 0;
+    std::map<uint16_t, uint8_t> answers = std::move(answers_);
+    answers_.clear();
+    after_server(server_->resume(answers));
+}
+
+void AttBearer::set_read_asker(ReadRequestAsker asker) {
+    asker_ = std::move(asker);
+    server_->ask_before_reads(static_cast<bool>(asker_));
+    if (!asker_ && awaited_answers_ > 0) {
+        // The handler went away while it was asked: those reads are denied.
+        for (uint16_t handle : server_->held_reads()) answers_.try_emplace(handle, att::error::UnlikelyError);
+        resume_held();
+    }
+}
+
+void AttBearer::notify(uint16_t value_handle, ByteView value) { send(server_->notification(value_handle, value)); }
+
+void AttBearer::indicate(uint16_t value_handle, ByteView value) {
+    auto pdu = server_->indicate(value_handle, value);
+    after_server(std::move(pdu));
+}
+
+void AttBearer::send_update(uint16_t value_handle, ByteView value) {
+    uint16_t cccd = server_->subscription(value_handle);
+    if (cccd & 0x0001) notify(value_handle, value);
+    if (cccd & 0x0002) indicate(value_handle, value);
+}
+
+void AttBearer::write_command(uint16_t value_handle, ByteView value) {
+    send(client_->write_command(value_handle, value));
+}
+
+void AttBearer::flush() {
+    while (auto request = client_->next_request()) send(*request);
+    arm(response_timer_, client_->awaiting_response(), kTransactionTimeout, [this] { timed_out(); });
+}
+
+void AttBearer::arm(Timers::Id& timer, bool wanted, std::chrono::milliseconds delay, std::function<void()> expired) {
+    if (!wanted) {
+        context_.timers.cancel(timer);
+        timer = 0;
+    } else if (timer == 0) {
+        timer = context_.timers.start(delay, [&timer, expired = std::move(expired)] {
+            timer = 0;
+            expired();
+        });
+    }
+}
+
+void AttBearer::timed_out() {
+    // Vol 3 Part F 3.3.3: after a transaction timeout nothing more may be
+    // sent on the bearer, so the link ends.
+    client_->fail_all(gatt::status::Timeout);
+    server_->fail_indications(gatt::status::Timeout);
+    context_.timers.cancel(response_timer_);
+    context_.timers.cancel(confirmation_timer_);
+    response_timer_ = confirmation_timer_ = 0;
+    context_.disconnect();
+}
+
+void AttBearer::end() {
+    client_->fail_all(gatt::status::NotConnected);
+    server_->fail_indications(gatt::status::NotConnected);
+}
+
+void AttBearer::services_changed() {
+    server_->fail_indications(gatt::status::NotConnected);
+    uint16_t mtu = server_->mtu();
+    make_server();
+    server_->set_mtu(mtu);
+    awaited_answers_ = 0;
+    answers_.clear();
+    after_server(std::nullopt);
+}
+
+}  // namespace ubt::ble
