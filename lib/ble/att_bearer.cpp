@@ -120,9 +120,7 @@ void AttBearer::ask_held_reads() {
     ask_timer_ = context_.timers.start(kReadRequestTimeout, [this, ask] {
         ask_timer_ = 0;
         if (ask != ask_ || awaited_answers_ == 0) return;
-        // No answer in time: the reads not answered are denied.
-        for (uint16_t handle : server_->held_reads()) answers_.try_emplace(handle, att::error::UnlikelyError);
-        resume_held();
+        deny_unanswered();  // no answer in time
     });
 }
 
@@ -131,6 +129,11 @@ void AttBearer::answered(uint64_t ask, uint16_t handle, uint32_t status) {
     // An ATT error code denies; anything beyond one is not one.
     answers_[handle] = status <= 0xff ? static_cast<uint8_t>(status) : att::error::UnlikelyError;
     if (--awaited_answers_ == 0) resume_held();
+}
+
+void AttBearer::deny_unanswered() {
+    for (uint16_t handle : server_->held_reads()) answers_.try_emplace(handle, att::error::UnlikelyError);
+    resume_held();
 }
 
 void AttBearer::resume_held() {
@@ -143,13 +146,11 @@ void AttBearer::resume_held() {
 }
 
 void AttBearer::set_read_asker(ReadRequestAsker asker) {
+    if (!asker && awaited_answers_ > 0) {
+        deny_unanswered();  // the handler goes away while it is asked
+    }
     asker_ = std::move(asker);
     server_->ask_before_reads(static_cast<bool>(asker_));
-    if (!asker_ && awaited_answers_ > 0) {
-        // The handler went away while it was asked: those reads are denied.
-        for (uint16_t handle : server_->held_reads()) answers_.try_emplace(handle, att::error::UnlikelyError);
-        resume_held();
-    }
 }
 
 void AttBearer::notify(uint16_t value_handle, ByteView value) { send(server_->notification(value_handle, value)); }
@@ -203,12 +204,13 @@ void AttBearer::end() {
 }
 
 void AttBearer::services_changed() {
+    if (awaited_answers_ > 0) {
+        deny_unanswered();  // the read is of the old services
+    }
     server_->fail_indications(gatt::status::NotConnected);
     uint16_t mtu = server_->mtu();
     make_server();
     server_->set_mtu(mtu);
-    awaited_answers_ = 0;
-    answers_.clear();
     after_server(std::nullopt);
 }
 

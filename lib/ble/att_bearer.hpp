@@ -77,6 +77,8 @@ private:
     void ask_held_reads();
     void answered(uint64_t ask, uint16_t handle, uint32_t status);
     void resume_held();
+    // The held reads not answered yet are denied (Unlikely Error), and the request answered.
+    void deny_unanswered();
     void arm(Timers::Id& timer, bool wanted, std::chrono::milliseconds delay, std::function<void()> expired);
     void timed_out();
 
