@@ -379,6 +379,7 @@ void Adapter::on_att_pdu(uint16_t conn_handle, ByteView pdu) {
 }
 
 std::vector<std::vector<uint16_t>> Adapter::gatts_register_services(const std::vector<gatt::ServiceDef>& services) {
+    gatt::Database::check(services);
     if (advertiser_.advertising()) {
         throw BleError(ErrorCode::Busy, "advertising must be stopped before registering services (as ubluetooth documents)");
     }

@@ -54,8 +54,7 @@ uint16_t Database::add_characteristic(const att::Uuid& uuid, uint32_t flags, Byt
     return value_handle;
 }
 
-std::vector<std::vector<uint16_t>> Database::build(const std::vector<ServiceDef>& services,
-                                                   const std::string& device_name) {
+void Database::check(const std::vector<ServiceDef>& services) {
     for (const auto& s : services) {
         for (const auto& c : s.characteristics) {
             check_flags(c.flags, c.uuid);
@@ -65,6 +64,11 @@ std::vector<std::vector<uint16_t>> Database::build(const std::vector<ServiceDef>
     if (attribute_count(services) > std::numeric_limits<uint16_t>::max()) {
         throw BleError(ErrorCode::InvalidArgs, "the services need more than 65535 attribute handles");
     }
+}
+
+std::vector<std::vector<uint16_t>> Database::build(const std::vector<ServiceDef>& services,
+                                                   const std::string& device_name) {
+    check(services);
 
     attributes_.clear();
     auto service = [this](const att::Uuid& uuid) {

@@ -84,6 +84,8 @@ public:
     // Throws BleError(InvalidArgs) for unknown flags or too many attributes;
     // then the table is left as it was.
     std::vector<std::vector<uint16_t>> build(const std::vector<ServiceDef>& services, const std::string& device_name);
+    // What build() rejects, without building.
+    static void check(const std::vector<ServiceDef>& services);
 
     const std::vector<Attribute>& attributes() const { return attributes_; }
     // nullptr when there is no attribute with that handle.

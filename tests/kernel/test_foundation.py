@@ -165,7 +165,14 @@ class BadInput(unittest.TestCase):
         ("Active", "s", ("yes",), "org.freedesktop.DBus.Error.InvalidArgs"),
         ("NoSuchMethod", "", (), "org.freedesktop.DBus.Error.UnknownMethod"),
         ("GapConnect", "yaya{sv}", (0, b"\x00" * 5, {}), ERR + "InvalidArgs"),
-        ("GattsRead", "q", (1,), ERR + "NotImplemented"),
+        ("GattsRead", "q", (1,), ERR + "InvalidArgs"),  # a GAP declaration, not a registered value
+        ("GattsRegisterServices", "a(sa(sua(su)))", ([("180x", [])],), ERR + "InvalidArgs"),
+        ("GattsRegisterServices", "a(sa(sua(su)))", ([("180d", [("2a37", 0x8000, [])])],), ERR + "InvalidArgs"),
+        ("GattsWrite", "qaya{sv}", (10, b"x", {"send": ("b", True)}), ERR + "InvalidArgs"),
+        ("GattsSetBuffer", "qua{sv}", (10, 70000, {}), ERR + "InvalidArgs"),
+        ("GattcRead", "qq", (0x0eff, 3), ERR + "NotFound"),
+        ("GattcDiscoverServices", "qa{sv}", (0x0eff, {"uuid": ("u", 0x180d)}), ERR + "InvalidArgs"),
+        ("GattcWrite", "qqaya{sv}", (0x0eff, 3, b"x", {}), ERR + "NotFound"),
         ("L2capListen", "qq", (128, 512), ERR + "NotImplemented"),
         ("GapPair", "q", (1,), ERR + "NotImplemented"),
         ("UnregisterHandler", "o", ("/never/registered",), ERR + "NotFound"),
@@ -190,9 +197,9 @@ class BadInput(unittest.TestCase):
         self.assertTrue(dbus_call(HCI0, "ConfigGet", "s", "gap_name")[0])
 
     def test_not_implemented_names_the_missing_topic(self):
-        ok, name, message = dbus_call(HCI0, "GattcExchangeMtu", "q", 0)
+        ok, name, message = dbus_call(HCI0, "L2capListen", "qq", 128, 512)
         self.assertEqual((ok, name), (False, ERR + "NotImplemented"))
-        self.assertIn("GATT", message)
+        self.assertIn("L2CAP", message)
 
     def test_handler_registration(self):
         self.assertEqual(dbus_call(HCI0, "RegisterHandler", "o", "/test/handler"), (True, ()))
