@@ -367,6 +367,10 @@ AttBearer& Adapter::bearer(uint16_t conn_handle) {
             return link != nullptr;
         },
         [this, conn_handle] { connections_.disconnect(conn_handle); },
+        [this, conn_handle] {
+            gap::Link* link = connections_.link(conn_handle);
+            return link ? link->backlog() : size_t{0};
+        },
     };
     auto b = std::make_shared<AttBearer>(conn_handle, static_cast<uint16_t>(mtu_), std::move(context));
     b->set_read_asker(read_asker_);

@@ -1,5 +1,9 @@
 #include "att_bearer.hpp"
 
+#include <string>
+
+#include "core/error.hpp"
+
 namespace ubt::ble {
 
 namespace {
@@ -153,7 +157,18 @@ void AttBearer::set_read_asker(ReadRequestAsker asker) {
     server_->ask_before_reads(static_cast<bool>(asker_));
 }
 
-void AttBearer::notify(uint16_t value_handle, ByteView value) { send(server_->notification(value_handle, value)); }
+void AttBearer::check_backlog() const {
+    size_t waiting = outbox_.size() + (context_.backlog ? context_.backlog() : 0);
+    if (waiting >= kMaxBacklog) {
+        throw BleError(ErrorCode::Busy, std::to_string(waiting) +
+                                            " PDUs already wait to be sent on this connection: retry when they have gone");
+    }
+}
+
+void AttBearer::notify(uint16_t value_handle, ByteView value) {
+    check_backlog();
+    send(server_->notification(value_handle, value));
+}
 
 void AttBearer::indicate(uint16_t value_handle, ByteView value) {
     auto pdu = server_->indicate(value_handle, value);
@@ -167,7 +182,9 @@ void AttBearer::send_update(uint16_t value_handle, ByteView value) {
 }
 
 void AttBearer::write_command(uint16_t value_handle, ByteView value) {
-    send(client_->write_command(value_handle, value));
+    Bytes pdu = client_->write_command(value_handle, value);
+    check_backlog();
+    send(pdu);
 }
 
 void AttBearer::flush() {

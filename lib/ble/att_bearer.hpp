@@ -36,6 +36,8 @@ public:
         std::function<bool(ByteView pdu)> send;
         // Ends the connection: after an ATT timeout the bearer is unusable.
         std::function<void()> disconnect;
+        // PDUs the channel has not handed to the kernel yet.
+        std::function<size_t()> backlog;
     };
 
     AttBearer(uint16_t conn_handle, uint16_t local_mtu, Context context);
@@ -55,6 +57,9 @@ public:
     // Whether reads of application values are asked about, and how.
     void set_read_asker(ReadRequestAsker asker);
 
+    // Notifications and write commands are refused with BleError(Busy)
+    // while kMaxBacklog PDUs wait to be sent: the caller retries later,
+    // nothing is dropped unseen.
     void notify(uint16_t value_handle, ByteView value);
     void indicate(uint16_t value_handle, ByteView value);
     // gatts_write(send_update=True): notifies or indicates as this client subscribed.
@@ -66,12 +71,15 @@ public:
     void flush();
 
     static constexpr std::chrono::seconds kTransactionTimeout{30};
+    static constexpr size_t kMaxBacklog = 64;
     // How long a read waits for the application's answer; then it is denied.
     static constexpr std::chrono::seconds kReadRequestTimeout{5};
 
 private:
     void make_server();
     void send(ByteView pdu);
+    // Throws BleError(Busy) while kMaxBacklog PDUs wait.
+    void check_backlog() const;
     // After the server handled something: ask about held reads, track confirmations.
     void after_server(std::optional<Bytes> response);
     void ask_held_reads();

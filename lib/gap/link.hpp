@@ -4,6 +4,8 @@
 // channel uses) and carries ATT PDUs. An interface, so the connection logic
 // is tested without sockets.
 
+#include <cstddef>
+
 #include "core/bytes.hpp"
 
 namespace ubt::gap {
@@ -12,8 +14,11 @@ namespace ubt::gap {
 class Link {
 public:
     virtual ~Link() = default;
-    // Sends one ATT PDU; a channel that is gone drops it.
+    // Sends one ATT PDU, in order; what the kernel cannot take yet waits in
+    // the link. A channel that is gone drops it.
     virtual void send(ByteView pdu) = 0;
+    // PDUs waiting for the kernel to take them.
+    virtual size_t backlog() const { return 0; }
 };
 
 }  // namespace ubt::gap

@@ -16,12 +16,14 @@ L2capLink::L2capLink(EventLoop& loop, UniqueFd fd, PduHandler on_pdu)
     : loop_(loop), fd_(std::move(fd)), on_pdu_(std::move(on_pdu)) {
     loop_.watch(fd_.get(), EPOLLIN, [this](uint32_t events) {
         if (events & EPOLLIN) readable();
+        if ((events & EPOLLOUT) && send_unsent()) watch_writable(false);
         // Errors and hang-ups come without asking; once is enough
         // (level-triggered, they would repeat). The link's end is
         // reported by its HCI event, not here.
         if (watching_ && (events & (EPOLLERR | EPOLLHUP))) {
             loop_.unwatch(fd_.get());
             watching_ = false;
+            unsent_.clear();
         }
     });
 }
@@ -41,10 +43,27 @@ void L2capLink::readable() {
 }
 
 void L2capLink::send(ByteView pdu) {
-    ssize_t n;
-    do n = ::send(fd_.get(), pdu.data(), pdu.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    while (n < 0 && errno == EINTR);
-    // A channel that is going away drops it; its link's end is reported anyway.
+    if (!watching_) return;  // the channel is gone
+    unsent_.emplace_back(pdu.begin(), pdu.end());
+    if (!send_unsent()) watch_writable(true);
+}
+
+bool L2capLink::send_unsent() {
+    while (!unsent_.empty()) {
+        const Bytes& pdu = unsent_.front();
+        ssize_t n = ::send(fd_.get(), pdu.data(), pdu.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) return false;  // the rest when writable
+        // Sent, or the channel is going away (its link's end is reported anyway).
+        unsent_.pop_front();
+    }
+    return true;
+}
+
+void L2capLink::watch_writable(bool on) {
+    if (on == watching_writable_ || !watching_) return;
+    loop_.modify(fd_.get(), on ? EPOLLIN | EPOLLOUT : EPOLLIN);
+    watching_writable_ = on;
 }
 
 }  // namespace ubt::linux_bt

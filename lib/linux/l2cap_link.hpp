@@ -3,6 +3,7 @@
 // the link up while it is open, and it carries one ATT PDU per message.
 // Event-loop thread only.
 
+#include <deque>
 #include <functional>
 
 #include "core/event_loop.hpp"
@@ -20,14 +21,20 @@ public:
     ~L2capLink() override;
 
     void send(ByteView pdu) override;
+    size_t backlog() const override { return unsent_.size(); }
 
 private:
     void readable();
+    // Sends what waits, in order, while the kernel takes it; true when all went.
+    bool send_unsent();
+    void watch_writable(bool on);
 
     EventLoop& loop_;
     UniqueFd fd_;
     PduHandler on_pdu_;
     bool watching_ = true;
+    bool watching_writable_ = false;
+    std::deque<Bytes> unsent_;  // the kernel's send buffer was full
 };
 
 }  // namespace ubt::linux_bt

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "ble/att_bearer.hpp"
+#include "core/error.hpp"
 #include "fake_hci.hpp"
 
 using namespace ubt;
@@ -55,6 +56,7 @@ struct Fixture {
     std::vector<Bytes> sent;
     bool channel = true;
     int disconnects = 0;
+    size_t backlog = 0;  // PDUs the fake channel holds unsent
     std::shared_ptr<AttBearer> bearer;
 
     Fixture() {
@@ -68,7 +70,7 @@ struct Fixture {
                                    if (channel) sent.emplace_back(pdu.begin(), pdu.end());
                                    return channel;
                                },
-                               [this] { ++disconnects; }});
+                               [this] { ++disconnects; }, [this] { return backlog; }});
     }
     std::vector<std::string> raised() {
         std::vector<std::string> out;
@@ -320,4 +322,22 @@ TEST_CASE("registering services again starts the server state over and keeps the
     CHECK(fx.sent.empty());  // the subscription went with the old services
     fx.bearer->notify(kHr, Bytes(100, 0));
     CHECK(fx.sent.back().size() == 64);
+}
+
+TEST_CASE("notifications and write commands wait for room: Busy while 64 PDUs are unsent, nothing dropped") {
+    Fixture fx;
+    fx.backlog = AttBearer::kMaxBacklog - 1;
+    CHECK_NOTHROW(fx.bearer->notify(kHr, Bytes{0x01}));
+    fx.backlog = AttBearer::kMaxBacklog;
+    CHECK(fx.sent.size() == 1);
+    try {
+        fx.bearer->notify(kHr, Bytes{0x02});
+        FAIL("a notification went beyond the backlog");
+    } catch (const BleError& e) {
+        CHECK(e.code() == ErrorCode::Busy);
+    }
+    CHECK_THROWS_AS(fx.bearer->write_command(kLocation, Bytes{0x03}), BleError);
+    CHECK(fx.sent.size() == 1);
+    fx.bearer->on_pdu(Bytes{0x0a, 0x0c, 0x00});  // responses are never held back
+    CHECK(fx.sent.size() == 2);
 }
