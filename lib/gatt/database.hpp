@@ -35,6 +35,7 @@ constexpr uint32_t All = 0x7f7f;
 
 namespace uuid16 {
 constexpr uint16_t PrimaryService = 0x2800;
+constexpr uint16_t SecondaryService = 0x2801;
 constexpr uint16_t Characteristic = 0x2803;
 constexpr uint16_t Cccd = 0x2902;
 constexpr uint16_t GapService = 0x1800;

@@ -85,6 +85,13 @@ uint8_t Server::read_error(const Attribute* a, const LinkSecurity& s) {
     return 0;
 }
 
+bool Server::readable(const Attribute& a, const LinkSecurity& s) {
+    if (!(a.flags & flag::Read)) return false;
+    if ((a.flags & flag::ReadAuthenticated) && !s.authenticated) return false;
+    if ((a.flags & flag::ReadEncrypted) && !s.encrypted) return false;
+    return !(a.flags & flag::ReadAuthorized);
+}
+
 uint8_t Server::write_error(const Attribute& a, const LinkSecurity& s) {
     if (!(a.flags & (flag::Write | flag::WriteNoResponse))) return error::WriteNotPermitted;
     if ((a.flags & flag::WriteAuthenticated) && !s.authenticated) return error::InsufficientAuthentication;
@@ -95,8 +102,13 @@ uint8_t Server::write_error(const Attribute& a, const LinkSecurity& s) {
 
 bool Server::store(Attribute& a, ByteView value) {
     if (is_cccd(a)) {
-        if (value.size() != 2) return false;
-        cccds_[a.handle] = static_cast<uint16_t>(value[0] | value[1] << 8);
+        // A fixed-length value: the octets given are written, the others
+        // kept (Vol 3 Part F 3.4.5.1).
+        if (value.size() > 2) return false;
+        uint16_t v = cccd(a.handle);
+        if (value.size() >= 1) v = static_cast<uint16_t>((v & 0xff00) | value[0]);
+        if (value.size() == 2) v = static_cast<uint16_t>((v & 0x00ff) | value[1] << 8);
+        cccds_[a.handle] = v;
         return true;
     }
     // As ubluetooth documents: a client's write is cut to the buffer size;
@@ -146,7 +158,7 @@ std::optional<Bytes> Server::dispatch(uint8_t opcode, ByteReader& r, const LinkS
         switch (opcode) {
             case op::ExchangeMtuReq: return exchange_mtu(r);
             case op::FindInformationReq: return find_information(opcode, r);
-            case op::FindByTypeValueReq: return find_by_type_value(opcode, r);
+            case op::FindByTypeValueReq: return find_by_type_value(opcode, r, security);
             case op::ReadByTypeReq: return read_by_type(opcode, r, security);
             case op::ReadReq: return read(opcode, r, security);
             case op::ReadBlobReq: return read_blob(opcode, r, security);
@@ -236,7 +248,7 @@ Bytes Server::find_information(uint8_t opcode, ByteReader& r) {
     return w.take();
 }
 
-Bytes Server::find_by_type_value(uint8_t opcode, ByteReader& r) {
+Bytes Server::find_by_type_value(uint8_t opcode, ByteReader& r, const LinkSecurity& security) {
     Range range = read_range(r);
     uint16_t type = r.u16le();
     if (!r.ok()) throw Malformed{};
@@ -246,9 +258,9 @@ Bytes Server::find_by_type_value(uint8_t opcode, ByteReader& r) {
     w.u8(op::FindByTypeValueRsp);
     bool found = false;
     for (const auto& a : db_.attributes()) {
-        if (!in(a, range) || !(a.type == Uuid::from16(type)) || !std::equal(a.value.begin(), a.value.end(), value.begin(), value.end())) {
-            continue;
-        }
+        if (!in(a, range) || !(a.type == Uuid::from16(type)) || !readable(a, security)) continue;
+        Bytes v = value_of(a);  // a CCCD's is this client's
+        if (!std::equal(v.begin(), v.end(), value.begin(), value.end())) continue;
         if (w.data().size() + 4 > mtu_) break;
         w.u16le(a.handle).u16le(a.group_end ? a.group_end : a.handle);
         found = true;
@@ -338,7 +350,8 @@ Bytes Server::read_by_group_type(uint8_t opcode, ByteReader& r) {
     auto type = Uuid::from_att(r.rest());
     if (!type) throw Malformed{};
     if (!valid(range)) return error_response(opcode, range.start, error::InvalidHandle);
-    if (!(*type == Uuid::from16(uuid16::PrimaryService))) {
+    // The grouping types are the service declarations; we declare no secondary services.
+    if (!(*type == Uuid::from16(uuid16::PrimaryService)) && !(*type == Uuid::from16(uuid16::SecondaryService))) {
         return error_response(opcode, range.start, error::UnsupportedGroupType);
     }
     ByteWriter w;
@@ -398,24 +411,24 @@ Bytes Server::execute_write(uint8_t opcode, ByteReader& r) {
     std::vector<PreparedWrite> queue = std::move(prepared_);
     prepared_.clear();
     if (flags == 0) return Bytes{op::ExecuteWriteRsp};  // cancelled
-    // Build every value first: an invalid offset or length writes nothing.
-    std::map<uint16_t, Bytes> values;
+    // Build every value first, in the order first prepared: an invalid
+    // offset or length writes nothing at all.
+    std::vector<std::pair<uint16_t, Bytes>> values;
     for (const auto& p : queue) {
-        const Attribute* a = db_.find(p.handle);
+        Attribute* a = db_.find(p.handle);
         if (!a) return error_response(opcode, p.handle, error::InvalidHandle);  // the services changed since
-        auto [it, fresh] = values.try_emplace(p.handle);
-        if (fresh) it->second = value_of(*a);
+        auto it = std::find_if(values.begin(), values.end(), [&](const auto& v) { return v.first == p.handle; });
+        if (it == values.end()) it = values.insert(values.end(), {p.handle, value_of(*a)});
         Bytes& v = it->second;
         if (p.offset > v.size()) return error_response(opcode, p.handle, error::InvalidOffset);
-        if (p.offset + p.value.size() > kMaxValueLength) {
+        size_t length = std::max(v.size(), p.offset + p.value.size());
+        if (length > kMaxValueLength || (is_cccd(*a) && length > 2)) {
             return error_response(opcode, p.handle, error::InvalidAttributeValueLength);
         }
-        v.resize(std::max(v.size(), p.offset + p.value.size()));
+        v.resize(length);
         std::copy(p.value.begin(), p.value.end(), v.begin() + p.offset);
     }
-    for (auto& [handle, value] : values) {
-        if (!store(*db_.find(handle), value)) return error_response(opcode, handle, error::InvalidAttributeValueLength);
-    }
+    for (auto& [handle, value] : values) store(*db_.find(handle), value);
     return Bytes{op::ExecuteWriteRsp};
 }
 

@@ -85,7 +85,7 @@ private:
 
     Bytes exchange_mtu(ByteReader& r);
     Bytes find_information(uint8_t opcode, ByteReader& r);
-    Bytes find_by_type_value(uint8_t opcode, ByteReader& r);
+    Bytes find_by_type_value(uint8_t opcode, ByteReader& r, const LinkSecurity& security);
     Bytes read_by_type(uint8_t opcode, ByteReader& r, const LinkSecurity& security);
     Bytes read(uint8_t opcode, ByteReader& r, const LinkSecurity& security);
     Bytes read_blob(uint8_t opcode, ByteReader& r, const LinkSecurity& security);
@@ -102,6 +102,8 @@ private:
     // the application's answer.
     uint8_t read_error(const Attribute* a, const LinkSecurity& security);
     static uint8_t write_error(const Attribute& a, const LinkSecurity& security);
+    // Whether this link may read the attribute at all (no application asked).
+    static bool readable(const Attribute& a, const LinkSecurity& security);
     // The value a client reads: a CCCD's is this connection's.
     Bytes value_of(const Attribute& a) const;
     // Stores a client's write; false when the value is invalid (a CCCD not 2 bytes).

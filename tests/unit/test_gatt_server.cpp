@@ -218,7 +218,7 @@ TEST_CASE("GATT/SR/GAN/BV-01-C: a client configures notifications in its own CCC
     CHECK(fx.server.cccd(0x0d) == 1);
     CHECK(fx.send({0x0a, 0x0d, 0x00}) == Bytes{0x0b, 0x01, 0x00});
     CHECK(fx.written.empty());  // a CCCD write is no GATTS_WRITE
-    CHECK(fx.send({0x12, 0x0d, 0x00, 0x01}) == Bytes{0x01, 0x12, 0x0d, 0x00, 0x0d});  // Invalid Attribute Value Length
+    CHECK(fx.send({0x12, 0x0d, 0x00, 0x01, 0x00, 0x00}) == Bytes{0x01, 0x12, 0x0d, 0x00, 0x0d});  // 3 octets: Invalid Attribute Value Length
     Server other(fx.db, 23, nullptr);
     CHECK(other.cccd(0x0d) == 0);  // each connection has its own
 }

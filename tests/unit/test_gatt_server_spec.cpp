@@ -224,11 +224,9 @@ TEST_CASE("GATT/SR/GAD: «Secondary Service» is a grouping type; with none, Att
     // Vol 3 Part G 2.5.3: «Primary Service» and «Secondary Service» may be used in
     // ATT_READ_BY_GROUP_TYPE_REQ; only «Characteristic» (and non-grouping types) is an
     // Unsupported Group Type. This database has no secondary service.
-    // FIXME(spec): expected 01 10 01 00 0a (Attribute Not Found); the server answers
-    // 01 10 01 00 10 (Unsupported Group Type) for 0x2801.
     // Read By Group Type, 0x0001-0xffff, «Secondary Service»
     auto answer = fx.send({0x10, 0x01, 0x00, 0xff, 0xff, 0x01, 0x28});
-    CHECK(answer == Bytes{0x01, 0x10, 0x01, 0x00, 0x10});  // Error Response, handle 0x0001, (today) Unsupported Group Type
+    CHECK(answer == Bytes{0x01, 0x10, 0x01, 0x00, 0x0a});  // Error Response, handle 0x0001, Attribute Not Found
     CHECK(fx.send({0x10, 0x01, 0x00, 0xff, 0xff, 0x01, 0x29}) ==  // group type 0x2901, no grouping type at all
           Bytes{0x01, 0x10, 0x01, 0x00, 0x10});                   // Unsupported Group Type
 }
@@ -267,15 +265,13 @@ TEST_CASE("GATT/SR/GAD: Find By Type Value matches only attributes this client m
     Fixture fx;
     // Vol 3 Part F 3.4.3.3: only attributes "that have sufficient permissions to allow
     // reading will be returned", and no security error may be answered.
-    // FIXME(spec): each of these should be 01 06 01 00 0a (Attribute Not Found); the
-    // server compares values without the read permission and returns them.
     // Service Changed, value 00 00 00 00 (not readable)
     CHECK(fx.send({0x06, 0x01, 0x00, 0xff, 0xff, 0x05, 0x2a, 0x00, 0x00, 0x00, 0x00}) ==
-          Bytes{0x07, 0x08, 0x00, 0x08, 0x00});                                           // (today) found 0x0008-0x0008
+          Bytes{0x01, 0x06, 0x01, 0x00, 0x0a});                   // Error Response, 0x0001, Attribute Not Found
     CHECK(fx.send({0x06, 0x01, 0x00, 0xff, 0xff, 0x1b, 0x2a}) ==  // 0x2a1b (write only), empty value
-          Bytes{0x07, 0x1b, 0x00, 0x1b, 0x00});                   // (today) found 0x001b-0x001b
+          Bytes{0x01, 0x06, 0x01, 0x00, 0x0a});                   // Attribute Not Found
     CHECK(fx.send({0x06, 0x01, 0x00, 0xff, 0xff, 0x19, 0x2a}) ==  // 0x2a19 (encryption) on a plain link, empty value
-          Bytes{0x07, 0x17, 0x00, 0x17, 0x00});                   // (today) found 0x0017-0x0017
+          Bytes{0x01, 0x06, 0x01, 0x00, 0x0a});                   // Attribute Not Found, not a security error
     fx.link.encrypted = true;
     CHECK(fx.send({0x06, 0x01, 0x00, 0xff, 0xff, 0x19, 0x2a}) ==  // encrypted: readable, so found
           Bytes{0x07, 0x17, 0x00, 0x17, 0x00});
@@ -285,15 +281,11 @@ TEST_CASE("GATT/SR/GAD: Find By Type Value compares a CCCD with this client's va
     Fixture fx;
     CHECK(fx.send({0x12, 0x0d, 0x00, 0x01, 0x00}) == Bytes{0x13});  // CCCD 0x000d := 0x0001
     CHECK(fx.send({0x0a, 0x0d, 0x00}) == Bytes{0x0b, 0x01, 0x00});  // what this client reads
-    // FIXME(spec): the value this client has is 0x0001, so expected 07 0d 00 0d 00; the
-    // server compares the table's 00 00 and answers 01 06 01 00 0a (Attribute Not Found).
     CHECK(fx.send({0x06, 0x01, 0x00, 0xff, 0xff, 0x02, 0x29, 0x01, 0x00}) ==  // Find By Type Value, CCCD, 01 00
-          Bytes{0x01, 0x06, 0x01, 0x00, 0x0a});
-    // FIXME(spec): expected 07 09 00 09 00 11 00 11 00 27 00 27 00 (0x000d is 0x0001 here).
+          Bytes{0x07, 0x0d, 0x00, 0x0d, 0x00});  // found 0x000d: this client's value
     CHECK(fx.send({0x06, 0x01, 0x00, 0xff, 0xff, 0x02, 0x29, 0x00, 0x00}) == Bytes{  // CCCD, 00 00
         0x07,                    // Find By Type Value Response
         0x09, 0x00, 0x09, 0x00,  // 0x0009
-        0x0d, 0x00, 0x0d, 0x00,  // 0x000d (today, from the table's value)
         0x11, 0x00, 0x11, 0x00,  // 0x0011
         0x27, 0x00, 0x27, 0x00,  // 0x0027
     });
@@ -1058,11 +1050,8 @@ TEST_CASE("GATT/SR/GAW: Execute Write is atomic: a refused value leaves every ot
           Bytes{0x17, 0x27, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00});
     CHECK(fx.send({0x18, 0x01}) == Bytes{0x01, 0x18, 0x27, 0x00, 0x0d});  // Execute: 0x0027, Invalid Attribute Value Length
     CHECK(fx.server.cccd(0x27) == 0);
-    // FIXME(spec): 0x0013 must stay empty with no write event; the server stores the
-    // values in handle order and has already written 0x0013 = "ab" (and reported it)
-    // when the CCCD fails.
-    CHECK(fx.value(0x13) == Bytes{'a', 'b'});
-    CHECK(fx.written == std::vector<uint16_t>{0x13});
+    CHECK(fx.value(0x13).empty());  // 0x0013 is not written either
+    CHECK(fx.written.empty());
 }
 
 TEST_CASE("GATT/SR/GAW: Execute Write writes the prepared values in the order they were received") {
@@ -1072,9 +1061,8 @@ TEST_CASE("GATT/SR/GAW: Execute Write writes the prepared values in the order th
     CHECK(fx.send({0x18, 0x01}) == Bytes{0x19});
     CHECK(fx.value(0x2e) == Bytes{'x'});
     CHECK(fx.value(0x2b) == Bytes{'y'});
-    // FIXME(spec): Vol 3 Part F 3.4.6.3 writes the queue "in the order they were received":
-    // 0x002e, then 0x002b. The server writes (and reports) in handle order.
-    CHECK(fx.written == std::vector<uint16_t>{0x2b, 0x2e});
+    // Vol 3 Part F 3.4.6.3: "in the order they were received".
+    CHECK(fx.written == std::vector<uint16_t>{0x2e, 0x2b});
 }
 
 // ---------------------------------------------------------------------------
@@ -1117,15 +1105,11 @@ TEST_CASE("GATT/SR/GAN: a CCCD write shorter than 2 octets writes those octets a
     // length shall be written; all other octets in this attribute value shall be
     // unchanged." A CCCD is 2 octets (Part G 3.3.3.3).
     CHECK(fx.send({0x12, 0x0d, 0x00, 0x01, 0x00}) == Bytes{0x13});  // 0x0001 first
-    // FIXME(spec): expected 13 (Write Response) and the CCCD 0x0002; the server answers
-    // 01 12 0d 00 0d (Invalid Attribute Value Length) and keeps 0x0001.
-    CHECK(fx.send({0x12, 0x0d, 0x00, 0x02}) == Bytes{0x01, 0x12, 0x0d, 0x00, 0x0d});  // Write 0x000d, 1 octet 0x02
-    CHECK(fx.server.cccd(0x0d) == 0x0001);
-    // FIXME(spec): the same rule makes an empty write a Write Response that changes
-    // nothing; the server answers 01 12 0d 00 0d.
-    CHECK(fx.send({0x12, 0x0d, 0x00}) == Bytes{0x01, 0x12, 0x0d, 0x00, 0x0d});  // Write 0x000d, 0 octets
-    // FIXME(spec): a 1-octet Write Command should set the CCCD to 0x0002; the server drops it.
-    CHECK_FALSE(fx.send({0x52, 0x0d, 0x00, 0x02}));
+    CHECK(fx.send({0x12, 0x0d, 0x00, 0x02}) == Bytes{0x13});  // Write 0x000d, 1 octet 0x02: Write Response
+    CHECK(fx.server.cccd(0x0d) == 0x0002);
+    CHECK(fx.send({0x12, 0x0d, 0x00}) == Bytes{0x13});  // Write 0x000d, 0 octets: nothing changes
+    CHECK(fx.server.cccd(0x0d) == 0x0002);
+    CHECK_FALSE(fx.send({0x52, 0x0d, 0x00, 0x01}));  // a 1-octet Write Command: 0x0001
     CHECK(fx.server.cccd(0x0d) == 0x0001);
 }
 
