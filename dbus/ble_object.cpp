@@ -43,6 +43,7 @@ BleObject::BleObject(sdbus::IConnection& connection, ble::Adapter& adapter)
 }
 
 BleObject::~BleObject() {
+    adapter_.set_read_request_asker(nullptr);  // the asker calls this object
     try {
         emitInterfacesRemovedSignal({org::ubluetooth::BLE1_adaptor::INTERFACE_NAME});
     } catch (const sdbus::Error& e) {

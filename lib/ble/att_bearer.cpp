@@ -112,20 +112,22 @@ void AttBearer::after_server(std::optional<Bytes> response) {
 void AttBearer::ask_held_reads() {
     uint64_t ask = ++ask_;
     answers_.clear();
-    awaited_answers_ = server_->held_reads().size();
+    // A copy: an answer given at once resumes the request, which clears the list.
+    std::vector<uint16_t> handles = server_->held_reads();
+    awaited_answers_ = handles.size();
+    context_.timers.cancel(ask_timer_);
+    ask_timer_ = context_.timers.start(kReadRequestTimeout, [this, ask] {
+        ask_timer_ = 0;
+        if (ask == ask_ && awaited_answers_ > 0) deny_unanswered();  // no answer in time
+    });
     std::weak_ptr<AttBearer> self = weak_from_this();
-    for (uint16_t handle : server_->held_reads()) {
+    for (uint16_t handle : handles) {
+        if (ask != ask_ || awaited_answers_ == 0) break;  // answered (or denied) already
         context_.events.push(GattsReadRequest{{conn_handle_, handle}});
         asker_(conn_handle_, handle, [self, ask, handle](uint32_t status) {
             if (auto bearer = self.lock()) bearer->answered(ask, handle, status);
         });
     }
-    context_.timers.cancel(ask_timer_);
-    ask_timer_ = context_.timers.start(kReadRequestTimeout, [this, ask] {
-        ask_timer_ = 0;
-        if (ask != ask_ || awaited_answers_ == 0) return;
-        deny_unanswered();  // no answer in time
-    });
 }
 
 void AttBearer::answered(uint64_t ask, uint16_t handle, uint32_t status) {

@@ -341,3 +341,17 @@ TEST_CASE("notifications and write commands wait for room: Busy while 64 PDUs ar
     fx.bearer->on_pdu(Bytes{0x0a, 0x0c, 0x00});  // responses are never held back
     CHECK(fx.sent.size() == 2);
 }
+
+TEST_CASE("an asker that answers at once (a failed D-Bus call) answers the read at once") {
+    Fixture fx;
+    fx.bearer->set_read_asker([](uint16_t, uint16_t, std::function<void(uint32_t)> answer) { answer(0x0e); });
+    // Read Multiple 0x000c, 0x000f: both denied at once; the first denial is the answer.
+    fx.bearer->on_pdu(Bytes{0x0e, 0x0c, 0x00, 0x0f, 0x00});
+    CHECK(fx.sent == std::vector<Bytes>{{0x01, 0x0e, 0x0c, 0x00, 0x0e}});
+    CHECK(fx.raised() == Strings{"read_request 64 12", "read_request 64 15"});
+    fx.sent.clear();
+    fx.bearer->set_read_asker([](uint16_t, uint16_t, std::function<void(uint32_t)> answer) { answer(0); });
+    fx.bearer->on_pdu(Bytes{0x0a, 0x0c, 0x00});  // one value, allowed at once
+    CHECK(fx.sent == std::vector<Bytes>{{0x0b, 0x06, 0x48}});
+    CHECK(fx.timers.pending.empty());
+}
