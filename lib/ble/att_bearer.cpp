@@ -105,8 +105,9 @@ void AttBearer::on_pdu(ByteView pdu) {
 void AttBearer::after_server(std::optional<Bytes> response) {
     if (response) send(*response);
     if (!server_->held_reads().empty() && awaited_answers_ == 0) ask_held_reads();
-    arm(confirmation_timer_, server_->awaiting_confirmation(), kTransactionTimeout,
-        [this] { timed_out(); });
+    // Each indication sent has its own 30 s for the confirmation.
+    bool indicated = response && !response->empty() && (*response)[0] == att::op::HandleValueInd;
+    arm(confirmation_timer_, server_->awaiting_confirmation(), indicated);
 }
 
 void AttBearer::ask_held_reads() {
@@ -190,20 +191,24 @@ void AttBearer::write_command(uint16_t value_handle, ByteView value) {
 }
 
 void AttBearer::flush() {
-    while (auto request = client_->next_request()) send(*request);
-    arm(response_timer_, client_->awaiting_response(), kTransactionTimeout, [this] { timed_out(); });
+    bool sent = false;
+    while (auto request = client_->next_request()) {
+        send(*request);
+        sent = true;
+    }
+    // Each request sent has its own 30 s for the response.
+    arm(response_timer_, client_->awaiting_response(), sent);
 }
 
-void AttBearer::arm(Timers::Id& timer, bool wanted, std::chrono::milliseconds delay, std::function<void()> expired) {
-    if (!wanted) {
-        context_.timers.cancel(timer);
+void AttBearer::arm(Timers::Id& timer, bool wanted, bool restart) {
+    if (wanted && timer != 0 && !restart) return;  // the same transaction: its timer runs on
+    context_.timers.cancel(timer);
+    timer = 0;
+    if (!wanted) return;
+    timer = context_.timers.start(kTransactionTimeout, [this, &timer] {
         timer = 0;
-    } else if (timer == 0) {
-        timer = context_.timers.start(delay, [&timer, expired = std::move(expired)] {
-            timer = 0;
-            expired();
-        });
-    }
+        timed_out();
+    });
 }
 
 void AttBearer::timed_out() {

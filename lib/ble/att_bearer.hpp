@@ -87,7 +87,8 @@ private:
     void resume_held();
     // The held reads not answered yet are denied (Unlikely Error), and the request answered.
     void deny_unanswered();
-    void arm(Timers::Id& timer, bool wanted, std::chrono::milliseconds delay, std::function<void()> expired);
+    // Runs the ATT transaction timer while wanted; restart: a new transaction began.
+    void arm(Timers::Id& timer, bool wanted, bool restart);
     void timed_out();
 
     uint16_t conn_handle_;

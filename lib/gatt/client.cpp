@@ -151,6 +151,8 @@ std::optional<Bytes> Client::handle(ByteView pdu) {
         uint16_t handle = r.u16le();
         if (!r.ok()) return std::nullopt;
         ByteView value = r.rest();
+        // No attribute value is longer (Vol 3 Part F 3.2.9): not a valid PDU.
+        if (value.size() > kMaxValueLength) return std::nullopt;
         if (opcode == op::HandleValueNtf) {
             if (events_.notified) events_.notified(handle, value);
             return std::nullopt;
@@ -330,7 +332,8 @@ void Client::finish(Procedure& p, uint16_t status) {
             } else {
                 // A server that cannot exchange leaves the MTU as it is; it is
                 // reported so a script waiting for the event goes on.
-                if ((status == status::Ok || status >= status::AttBase) && events_.mtu_exchanged) {
+                bool link_usable = status != status::NotConnected && status != status::Timeout;
+                if (link_usable && events_.mtu_exchanged) {
                     events_.mtu_exchanged(mtu_);
                 }
             }

@@ -7,6 +7,7 @@
 // and calls fail_all() when the ATT transaction timer expires. Every input
 // byte is untrusted.
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -83,7 +84,7 @@ public:
 
     uint16_t mtu() const { return mtu_; }
     // The server side of the bearer exchanged the MTU.
-    void set_mtu(uint16_t mtu) { mtu_ = mtu; }
+    void set_mtu(uint16_t mtu) { mtu_ = std::max(mtu, att::kDefaultMtu); }
 
     static constexpr size_t kMaxQueued = 64;
 

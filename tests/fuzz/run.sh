@@ -15,6 +15,7 @@ declare -A sources=(
     [fuzz_mgmt]="$core lib/mgmt/mgmt_protocol.cpp lib/mgmt/mgmt_codec.cpp lib/mgmt/mgmt_client.cpp"
     [fuzz_hci]="$core lib/hci/hci_codec.cpp lib/hci/hci_client.cpp lib/gap/le_features.cpp lib/gap/scanner.cpp lib/gap/advertiser.cpp lib/gap/connections.cpp"
     [fuzz_att_server]="$core lib/att/uuid.cpp lib/gatt/database.cpp lib/gatt/server.cpp"
+    [fuzz_att_client]="$core lib/att/uuid.cpp lib/gatt/client.cpp"
 )
 for target in "${!sources[@]}"; do
     files=()

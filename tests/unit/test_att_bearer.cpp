@@ -355,3 +355,22 @@ TEST_CASE("an asker that answers at once (a failed D-Bus call) answers the read 
     CHECK(fx.sent == std::vector<Bytes>{{0x0b, 0x06, 0x48}});
     CHECK(fx.timers.pending.empty());
 }
+
+TEST_CASE("each request and each indication has its own 30 s: the timer restarts with the next one") {
+    Fixture fx;
+    fx.bearer->client().read(kHr);
+    fx.bearer->client().read(kLocation);
+    fx.bearer->flush();
+    REQUIRE(fx.timers.pending.size() == 1);
+    auto first = fx.timers.pending.begin()->first;
+    fx.bearer->on_pdu(Bytes{0x0b, 0x06, 0x48});  // Read Response: the second read goes out
+    REQUIRE(fx.timers.pending.size() == 1);
+    CHECK(fx.timers.pending.begin()->first != first);  // a fresh timer for it
+    fx.bearer->indicate(kHr, Bytes{0x01});
+    fx.bearer->indicate(kHr, Bytes{0x02});
+    REQUIRE(fx.timers.pending.size() == 2);
+    auto last = fx.timers.pending.rbegin()->first;
+    fx.bearer->on_pdu(Bytes{0x1e});  // confirmed: the second indication goes out with its own timer
+    REQUIRE(fx.timers.pending.size() == 2);
+    CHECK(fx.timers.pending.rbegin()->first != last);
+}
