@@ -366,7 +366,14 @@ AttBearer& Adapter::bearer(uint16_t conn_handle) {
             if (link) link->send(pdu);
             return link != nullptr;
         },
-        [this, conn_handle] { connections_.disconnect(conn_handle); },
+        [this, conn_handle] {
+            try {
+                connections_.disconnect(conn_handle);
+            } catch (const BleError&) {
+                // The controller did not take the Disconnect: it is gone or
+                // stuck, and the link's end is reported if it ever comes.
+            }
+        },
         [this, conn_handle] {
             gap::Link* link = connections_.link(conn_handle);
             return link ? link->backlog() : size_t{0};

@@ -373,3 +373,25 @@ void refusing(Fixture& fx, uint16_t refused) {
         return std::vector<Bytes>{encode_frame({ev::CommandStatus, cmd.index, w.take()})};
     };
 }
+
+TEST_CASE("an ATT timeout ends the link, and a controller that does not answer the Disconnect is survived") {
+    Fixture fx;
+    fx.adapter.set_active(true);
+    int open = 0;
+    auto link = std::make_unique<test::FakeLink>(open);
+    test::FakeLink* channel = link.get();
+    fx.connect_central(0x40);
+    fx.adapter.attach_link(0x40, std::move(link));
+    fx.adapter.gattc_read(0x40, 3);
+    CHECK(channel->sent.back() == Bytes{0x0a, 0x03, 0x00});  // Read Request, handle 0x0003
+    fx.hci_port.responder = [](ByteView) { return std::vector<Bytes>{}; };  // the controller went silent
+    fx.hci_port.sent.clear();
+    CHECK_NOTHROW(fx.timers.fire_all());  // 30 s without the response
+    REQUIRE(fx.hci_port.opcodes().size() == 1);
+    CHECK(fx.hci_port.opcodes()[0] == hci::op::Disconnect);  // it tried to end the link
+    bool read_done = false;
+    while (auto e = fx.adapter.next_event()) {
+        if (auto d = std::get_if<ble::GattcReadDone>(&*e)) read_done = d->status == gatt::status::Timeout;
+    }
+    CHECK(read_done);
+}
