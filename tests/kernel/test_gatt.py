@@ -2,13 +2,14 @@
 server (hci1, peripheral) through the Python client in this process, and
 BlueZ's gatttool as a client of our server."""
 
+import os
 import select
 import signal
 import subprocess
 import time
 import unittest
 
-from harness import Daemon, Radio, stop_cleanly
+from harness import CLIENT_PATH, PYTHON, Daemon, Radio, stop_cleanly
 
 _IRQ_CENTRAL_CONNECT = 1
 _IRQ_CENTRAL_DISCONNECT = 2
@@ -277,6 +278,29 @@ class Gatt(unittest.TestCase):
         self.assertEqual(self.read(self.tx), (None, ATT_BASE + 0x05))
         self.assertEqual(self.read(self.hr), (b"\x00\x10", 0))
         self.assertEqual(asked, [(self.server_conn, self.tx), (self.server_conn, self.hr)])
+
+    def test_a_handler_of_a_non_root_client_in_group_bluetooth_is_called(self):
+        # The bus policy lets the daemon call the handler of any client it serves.
+        script = ("import time, ubluetooth\n"
+                  "ble = ubluetooth.BLE('hci1')\n"
+                  "ble.irq(lambda event, data: 0x08 if event == 4 else None)\n"
+                  "print('ready', flush=True)\n"
+                  "time.sleep(30)\n")
+        env = dict(os.environ, PYTHONPATH=CLIENT_PATH)
+        client = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup", "--groups=bluetooth",
+                                   PYTHON, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
+        try:
+            self.assertEqual(client.stdout.readline().strip(), "ready")
+            self.server.ble.gatts_write(self.tx, b"private")
+            self.assertEqual(self.read(self.tx), (None, ATT_BASE + 0x08))  # Insufficient Authorization
+        finally:
+            client.kill()
+            client.wait()
+            client.stdout.close()
+        # Its registration replaced ours and left with it: register the test's handler again.
+        self.server.ble.irq(None)
+        self.server.ble.irq(self.server.on_event)
+        self.assertEqual(self.read(self.tx), (b"private", 0))
 
     def test_a_handler_that_does_not_answer_denies_the_read_after_its_timeout(self):
         def handler(event, data):

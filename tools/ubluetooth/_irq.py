@@ -1,5 +1,6 @@
 """The background thread that delivers one adapter's IRQ events to its handler."""
 
+import errno
 import sys
 import threading
 import traceback
@@ -59,6 +60,10 @@ class IrqThread:
             self._connection.reset_interrupt()
         try:
             self._call_daemon("UnregisterHandler")
+        except OSError as error:
+            # Another client's registration replaced ours: nothing to undo.
+            if error.errno != errno.ENOENT:
+                raise
         finally:
             self._connection.close()
 
