@@ -54,6 +54,7 @@ int serve(const ubt::daemon::Options& options) {
     std::unique_ptr<sdbus::IConnection> bus = open_bus(options);
 
     ubt::EventLoop loop;
+    loop.set_timer_error_hook([](const std::exception& e) { spdlog::error("a timer failed: {}", e.what()); });
     ubt::dbus::RootObject root(*bus);
     ubt::daemon::Controllers controllers(*bus, loop, mgmt, options.adapters);
     controllers.start();

@@ -35,7 +35,11 @@ BleObject::BleObject(sdbus::IConnection& connection, ble::Adapter& adapter)
     bus_proxy_->uponSignal("NameOwnerChanged")
         .onInterface("org.freedesktop.DBus")
         .call([this](const std::string& name, const std::string&, const std::string& new_owner) {
-            name_owner_changed(name, new_owner);
+            try {
+                name_owner_changed(name, new_owner);
+            } catch (const std::exception& e) {
+                spdlog::error("{}: a departed handler was not cleared up: {}", adapter_.name(), e.what());
+            }
         });
     bus_proxy_->finishRegistration();
     registerAdaptor();
@@ -120,13 +124,19 @@ void BleObject::ask_read(uint16_t conn_handle, uint16_t attr_handle, std::functi
             .withArguments(conn_handle, attr_handle)
             .uponReplyInvoke([name = adapter_.name(), attr_handle, answer = std::move(answer)](
                                  const sdbus::Error* error, uint32_t status) {
-                if (error) {
-                    spdlog::warn("{}: the handler did not answer the read request of handle {} ({}): the read is denied",
-                                 name, attr_handle, error->getMessage());
-                    answer(att::error::UnlikelyError);
-                    return;
+                // Runs inside the bus's dispatch: nothing may escape into it.
+                try {
+                    if (error) {
+                        spdlog::warn("{}: the handler did not answer the read request of handle {} ({}): the read is denied",
+                                     name, attr_handle, error->getMessage());
+                        answer(att::error::UnlikelyError);
+                        return;
+                    }
+                    answer(status);
+                } catch (const std::exception& e) {
+                    spdlog::error("{}: the answer to the read request of handle {} was not sent: {}", name, attr_handle,
+                                  e.what());
                 }
-                answer(status);
             });
     } catch (const sdbus::Error& e) {
         spdlog::warn("{}: the handler could not be asked about handle {} ({}): the read is denied", adapter_.name(),
@@ -319,7 +329,10 @@ std::vector<uint8_t> BleObject::GattsRead(const uint16_t& value_handle) {
 void BleObject::GattsWrite(const uint16_t& value_handle, const std::vector<uint8_t>& data, const Options& options) {
     guard("GattsWrite", [&] {
         check_option_keys(options, {"send_update"}, "GattsWrite");
-        adapter_.gatts_write(value_handle, data, bool_option(options, "send_update").value_or(false));
+        if (size_t missed = adapter_.gatts_write(value_handle, data, bool_option(options, "send_update").value_or(false))) {
+            spdlog::warn("{}: gatts_write({}): {} client(s) missed the update: their links are full or timed out",
+                         adapter_.name(), value_handle, missed);
+        }
     });
 }
 

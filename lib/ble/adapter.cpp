@@ -369,7 +369,7 @@ AttBearer& Adapter::bearer(uint16_t conn_handle) {
         [this, conn_handle] {
             try {
                 connections_.disconnect(conn_handle);
-            } catch (const BleError&) {
+            } catch (const std::exception&) {
                 // The controller did not take the Disconnect: it is gone or
                 // stuck, and the link's end is reported if it ever comes.
             }
@@ -394,6 +394,7 @@ std::vector<std::vector<uint16_t>> Adapter::gatts_register_services(const std::v
     if (advertiser_.advertising()) {
         throw BleError(ErrorCode::Busy, "advertising must be stopped before registering services (as ubluetooth documents)");
     }
+    for (auto& [handle, b] : bearers_) b->services_changing();
     auto handles = gatt_db_.build(services, gap_name_);
     for (auto& [handle, b] : bearers_) b->services_changed();
     return handles;
@@ -406,16 +407,18 @@ Bytes Adapter::gatts_read(uint16_t value_handle) {
     return value;
 }
 
-void Adapter::gatts_write(uint16_t value_handle, ByteView data, bool send_update) {
+size_t Adapter::gatts_write(uint16_t value_handle, ByteView data, bool send_update) {
     gatt::Attribute& a = gatt_db_.app_value(value_handle);
     if (data.size() > kMaxValueBuffer) {
         throw BleError(ErrorCode::InvalidArgs, "a value is at most " + std::to_string(kMaxValueBuffer) + " bytes");
     }
     a.value.assign(data.begin(), data.end());
     a.capacity = std::max(a.capacity, data.size());  // a local write raises the size a client may write
+    size_t missed = 0;
     if (send_update) {
-        for (auto& [handle, b] : bearers_) b->send_update(value_handle, data);
+        for (auto& [handle, b] : bearers_) missed += b->send_update(value_handle, data) ? 0 : 1;
     }
+    return missed;
 }
 
 void Adapter::gatts_notify(uint16_t conn_handle, uint16_t value_handle, const std::optional<Bytes>& data) {

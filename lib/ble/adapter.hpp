@@ -73,7 +73,8 @@ public:
     // others are InvalidArgs, unknown connections NotFound.
     std::vector<std::vector<uint16_t>> gatts_register_services(const std::vector<gatt::ServiceDef>& services);
     Bytes gatts_read(uint16_t value_handle);
-    void gatts_write(uint16_t value_handle, ByteView data, bool send_update);
+    // Returns how many subscribed clients' links could not take the update.
+    size_t gatts_write(uint16_t value_handle, ByteView data, bool send_update);
     // data: nullopt sends the local value.
     void gatts_notify(uint16_t conn_handle, uint16_t value_handle, const std::optional<Bytes>& data);
     void gatts_indicate(uint16_t conn_handle, uint16_t value_handle, const std::optional<Bytes>& data);

@@ -84,16 +84,26 @@ void AttBearer::make_server() {
 }
 
 void AttBearer::send(ByteView pdu) {
+    if (timed_out_) return;  // nothing more may go on this bearer
     if (!outbox_.empty() || !context_.send(pdu)) outbox_.emplace_back(pdu.begin(), pdu.end());
 }
+
+size_t AttBearer::waiting() const { return outbox_.size() + (context_.backlog ? context_.backlog() : 0); }
 
 void AttBearer::link_attached() {
     while (!outbox_.empty() && context_.send(outbox_.front())) outbox_.pop_front();
 }
 
 void AttBearer::on_pdu(ByteView pdu) {
-    if (pdu.empty()) return;
-    if (for_server(pdu[0])) {
+    if (pdu.empty() || timed_out_) return;
+    // A peer that sends requests (or indications) faster than it takes our
+    // answers would grow the queue without end: beyond the limit they go
+    // unanswered, and the peer's own transaction timer ends the link.
+    uint8_t opcode = pdu[0];
+    bool needs_answer = !(opcode & att::op::CommandFlag) && opcode != att::op::HandleValueCfm &&
+                        opcode != att::op::HandleValueNtf && (for_server(opcode) || opcode == att::op::HandleValueInd);
+    if (needs_answer && waiting() >= kMaxAnswerBacklog) return;
+    if (for_server(opcode)) {
         // Encryption comes with the security work: until then links count as plain.
         after_server(server_->handle(pdu, gatt::LinkSecurity{}));
         return;
@@ -161,9 +171,11 @@ void AttBearer::set_read_asker(ReadRequestAsker asker) {
 }
 
 void AttBearer::check_backlog() const {
-    size_t waiting = outbox_.size() + (context_.backlog ? context_.backlog() : 0);
-    if (waiting >= kMaxBacklog) {
-        throw BleError(ErrorCode::Busy, std::to_string(waiting) +
+    if (timed_out_) {
+        throw BleError(ErrorCode::Failed, "this connection's ATT timed out: nothing more may be sent on it");
+    }
+    if (waiting() >= kMaxBacklog) {
+        throw BleError(ErrorCode::Busy, std::to_string(waiting()) +
                                             " PDUs already wait to be sent on this connection: retry when they have gone");
     }
 }
@@ -178,10 +190,15 @@ void AttBearer::indicate(uint16_t value_handle, ByteView value) {
     after_server(std::move(pdu));
 }
 
-void AttBearer::send_update(uint16_t value_handle, ByteView value) {
+bool AttBearer::send_update(uint16_t value_handle, ByteView value) {
     uint16_t cccd = server_->subscription(value_handle);
-    if (cccd & 0x0001) notify(value_handle, value);
-    if (cccd & 0x0002) indicate(value_handle, value);
+    try {
+        if (cccd & 0x0001) notify(value_handle, value);
+        if (cccd & 0x0002) indicate(value_handle, value);
+    } catch (const BleError&) {
+        return false;  // this client's link is full or gone
+    }
+    return true;
 }
 
 void AttBearer::write_command(uint16_t value_handle, ByteView value) {
@@ -214,6 +231,7 @@ void AttBearer::arm(Timers::Id& timer, bool wanted, bool restart) {
 void AttBearer::timed_out() {
     // Vol 3 Part F 3.3.3: after a transaction timeout nothing more may be
     // sent on the bearer, so the link ends.
+    timed_out_ = true;
     client_->fail_all(gatt::status::Timeout);
     server_->fail_indications(gatt::status::Timeout);
     context_.timers.cancel(response_timer_);
@@ -227,11 +245,12 @@ void AttBearer::end() {
     server_->fail_indications(gatt::status::NotConnected);
 }
 
-void AttBearer::services_changed() {
-    if (awaited_answers_ > 0) {
-        deny_unanswered();  // the read is of the old services
-    }
+void AttBearer::services_changing() {
+    if (awaited_answers_ > 0) deny_unanswered();  // answered from the old services, while they last
     server_->fail_indications(gatt::status::NotConnected);
+}
+
+void AttBearer::services_changed() {
     uint16_t mtu = server_->mtu();
     make_server();
     server_->set_mtu(mtu);

@@ -50,8 +50,10 @@ public:
     void link_attached();
     // The connection ended: what is pending ends with status NotConnected.
     void end();
-    // The services were registered again: this client's server state
-    // (CCCDs, prepared writes, indications) starts over.
+    // The services are about to be registered again: a held read is denied
+    // and indications end (status 7), on the old table.
+    void services_changing();
+    // They were: this client's server state (CCCDs, prepared writes) starts over.
     void services_changed();
 
     // Whether reads of application values are asked about, and how.
@@ -62,8 +64,9 @@ public:
     // nothing is dropped unseen.
     void notify(uint16_t value_handle, ByteView value);
     void indicate(uint16_t value_handle, ByteView value);
-    // gatts_write(send_update=True): notifies or indicates as this client subscribed.
-    void send_update(uint16_t value_handle, ByteView value);
+    // gatts_write(send_update=True): notifies or indicates as this client
+    // subscribed; false when its link could not take it (Busy, timed out).
+    bool send_update(uint16_t value_handle, ByteView value);
 
     // The client: queue a procedure, then flush() sends it when it can.
     gatt::Client& client() { return *client_; }
@@ -72,6 +75,8 @@ public:
 
     static constexpr std::chrono::seconds kTransactionTimeout{30};
     static constexpr size_t kMaxBacklog = 64;
+    // Requests from the peer go unanswered while this many PDUs wait.
+    static constexpr size_t kMaxAnswerBacklog = 256;
     // How long a read waits for the application's answer; then it is denied.
     static constexpr std::chrono::seconds kReadRequestTimeout{5};
 
@@ -80,6 +85,8 @@ private:
     void send(ByteView pdu);
     // Throws BleError(Busy) while kMaxBacklog PDUs wait.
     void check_backlog() const;
+    // PDUs not yet taken by the kernel.
+    size_t waiting() const;
     // After the server handled something: ask about held reads, track confirmations.
     void after_server(std::optional<Bytes> response);
     void ask_held_reads();
@@ -105,6 +112,7 @@ private:
     Timers::Id ask_timer_ = 0;
     Timers::Id response_timer_ = 0;
     Timers::Id confirmation_timer_ = 0;
+    bool timed_out_ = false;  // an ATT transaction timed out: the bearer is dead
 };
 
 }  // namespace ubt::ble

@@ -87,7 +87,12 @@ void EventLoop::run_due_timers() {
     while (!timers_.empty() && timers_.begin()->first.first <= now && running_) {
         auto node = timers_.extract(timers_.begin());
         deadlines_.erase(node.key().second);
-        node.mapped()();
+        try {
+            node.mapped()();
+        } catch (const std::exception& e) {
+            if (!timer_error_) throw;
+            timer_error_(e);  // one failed timer does not stop the others
+        }
     }
 }
 

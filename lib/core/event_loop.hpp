@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,6 +30,9 @@ public:
     void modify(int fd, uint32_t events);
     void unwatch(int fd);
     void set_prepare(PrepareHook hook) { prepare_ = std::move(hook); }
+    // Gets what a timer callback throws; without it the exception ends run().
+    using ErrorHook = std::function<void(const std::exception&)>;
+    void set_timer_error_hook(ErrorHook hook) { timer_error_ = std::move(hook); }
 
     Id start(std::chrono::milliseconds delay, std::function<void()> callback) override;
     void cancel(Id id) override;
@@ -47,6 +51,7 @@ private:
     // shared_ptr so a handler that unwatches itself is not destroyed mid-call.
     std::map<int, std::shared_ptr<FdHandler>> handlers_;
     PrepareHook prepare_;
+    ErrorHook timer_error_;
     // Pending timers in deadline order; ids grow, so equal deadlines keep start order.
     std::map<std::pair<Clock::time_point, Id>, std::function<void()>> timers_;
     std::map<Id, Clock::time_point> deadlines_;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "database.hpp"
 
 namespace ubt::gatt {
 
@@ -11,8 +12,6 @@ namespace {
 
 using namespace ubt::att;
 
-constexpr uint16_t kPrimaryService = 0x2800;
-constexpr uint16_t kCharacteristic = 0x2803;
 
 [[noreturn]] void invalid(const std::string& message) { throw BleError(ErrorCode::InvalidArgs, message); }
 
@@ -105,13 +104,13 @@ std::optional<Bytes> Client::request_for(Procedure& p) {
         if (d->next > 0xffff) return std::nullopt;
         auto start = static_cast<uint16_t>(d->next);
         if (d->uuid) {
-            w.u8(op::FindByTypeValueReq).u16le(start).u16le(0xffff).u16le(kPrimaryService).bytes(d->uuid->att_bytes());
+            w.u8(op::FindByTypeValueReq).u16le(start).u16le(0xffff).u16le(uuid16::PrimaryService).bytes(d->uuid->att_bytes());
         } else {
-            w.u8(op::ReadByGroupTypeReq).u16le(start).u16le(0xffff).u16le(kPrimaryService);
+            w.u8(op::ReadByGroupTypeReq).u16le(start).u16le(0xffff).u16le(uuid16::PrimaryService);
         }
     } else if (auto* c = std::get_if<DiscoverCharacteristics>(&p)) {
         if (c->next > c->end) return std::nullopt;
-        w.u8(op::ReadByTypeReq).u16le(static_cast<uint16_t>(c->next)).u16le(c->end).u16le(kCharacteristic);
+        w.u8(op::ReadByTypeReq).u16le(static_cast<uint16_t>(c->next)).u16le(c->end).u16le(uuid16::Characteristic);
     } else if (auto* s = std::get_if<DiscoverDescriptors>(&p)) {
         if (s->next > s->end) return std::nullopt;
         w.u8(op::FindInformationReq).u16le(static_cast<uint16_t>(s->next)).u16le(s->end);

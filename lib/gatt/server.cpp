@@ -85,10 +85,12 @@ uint8_t Server::read_error(const Attribute* a, const LinkSecurity& s) {
     return 0;
 }
 
-bool Server::readable(const Attribute& a, const LinkSecurity& s) {
+bool Server::readable(const Attribute& a, const LinkSecurity& s) const {
     if (!(a.flags & flag::Read)) return false;
     if ((a.flags & flag::ReadAuthenticated) && !s.authenticated) return false;
     if ((a.flags & flag::ReadEncrypted) && !s.encrypted) return false;
+    // A value the application is asked about is not compared unasked.
+    if (asking_ && a.app_value) return false;
     return !(a.flags & flag::ReadAuthorized);
 }
 
@@ -187,17 +189,17 @@ std::optional<Bytes> Server::dispatch(uint8_t opcode, ByteReader& r, const LinkS
     return error_response(opcode, 0, error::RequestNotSupported);
 }
 
-Bytes Server::notification(uint16_t handle, ByteView value) const {
+Bytes Server::handle_value(uint8_t opcode, uint16_t handle, ByteView value) const {
     ByteWriter w;
-    w.u8(op::HandleValueNtf).u16le(handle).bytes(value.first(std::min<size_t>(value.size(), mtu_ - 3u)));
+    w.u8(opcode).u16le(handle).bytes(value.first(std::min<size_t>(value.size(), mtu_ - 3u)));
     return w.take();
 }
 
-Bytes Server::indication_pdu(const Indication& i) const {
-    ByteWriter w;
-    w.u8(op::HandleValueInd).u16le(i.handle).bytes(ByteView(i.value).first(std::min<size_t>(i.value.size(), mtu_ - 3u)));
-    return w.take();
+Bytes Server::notification(uint16_t handle, ByteView value) const {
+    return handle_value(op::HandleValueNtf, handle, value);
 }
+
+Bytes Server::indication_pdu(const Indication& i) const { return handle_value(op::HandleValueInd, i.handle, i.value); }
 
 std::optional<Bytes> Server::indicate(uint16_t handle, ByteView value) {
     if (indications_.size() >= kMaxIndications) {
@@ -418,7 +420,10 @@ Bytes Server::execute_write(uint8_t opcode, ByteReader& r) {
         Attribute* a = db_.find(p.handle);
         if (!a) return error_response(opcode, p.handle, error::InvalidHandle);  // the services changed since
         auto it = std::find_if(values.begin(), values.end(), [&](const auto& v) { return v.first == p.handle; });
-        if (it == values.end()) it = values.insert(values.end(), {p.handle, value_of(*a)});
+        // A long write is a whole new value (then stored as a write is:
+        // replacing, or appended to an append buffer); a CCCD's fixed two
+        // octets are written in place.
+        if (it == values.end()) it = values.insert(values.end(), {p.handle, is_cccd(*a) ? value_of(*a) : Bytes{}});
         Bytes& v = it->second;
         if (p.offset > v.size()) return error_response(opcode, p.handle, error::InvalidOffset);
         size_t length = std::max(v.size(), p.offset + p.value.size());

@@ -103,7 +103,7 @@ private:
     uint8_t read_error(const Attribute* a, const LinkSecurity& security);
     static uint8_t write_error(const Attribute& a, const LinkSecurity& security);
     // Whether this link may read the attribute at all (no application asked).
-    static bool readable(const Attribute& a, const LinkSecurity& security);
+    bool readable(const Attribute& a, const LinkSecurity& security) const;
     // The value a client reads: a CCCD's is this connection's.
     Bytes value_of(const Attribute& a) const;
     // Stores a client's write; false when the value is invalid (a CCCD not 2 bytes).
@@ -115,6 +115,8 @@ private:
         Bytes value;
     };
     Bytes indication_pdu(const Indication& i) const;
+    // A Handle Value Notification or Indication, the value cut to ATT_MTU - 3.
+    Bytes handle_value(uint8_t opcode, uint16_t handle, ByteView value) const;
 
     Database& db_;
     uint16_t local_mtu_;

@@ -313,6 +313,7 @@ TEST_CASE("registering services again starts the server state over and keeps the
     fx.bearer->on_pdu(Bytes{0x12, kHrCccd, 0x00, 0x01, 0x00});  // subscribed
     fx.bearer->indicate(kHr, Bytes{0x01});
     fx.raised();
+    fx.bearer->services_changing();
     fx.db.build(services(), "pi");
     fx.bearer->services_changed();
     CHECK(fx.raised() == Strings{"indicate_done 64 12 7"});  // the indication is abandoned
@@ -373,4 +374,29 @@ TEST_CASE("each request and each indication has its own 30 s: the timer restarts
     fx.bearer->on_pdu(Bytes{0x1e});  // confirmed: the second indication goes out with its own timer
     REQUIRE(fx.timers.pending.size() == 2);
     CHECK(fx.timers.pending.rbegin()->first != last);
+}
+
+TEST_CASE("after an ATT timeout nothing more goes out on the bearer") {
+    Fixture fx;
+    fx.bearer->client().read(kHr);
+    fx.bearer->flush();
+    fx.timers.fire_all();
+    fx.sent.clear();
+    fx.bearer->on_pdu(Bytes{0x0a, 0x0c, 0x00});  // a request: not answered any more
+    fx.bearer->client().read(kHr);
+    fx.bearer->flush();
+    CHECK(fx.sent.empty());
+    CHECK_THROWS_AS(fx.bearer->notify(kHr, Bytes{0x01}), BleError);
+}
+
+TEST_CASE("requests go unanswered while the link holds 256 unsent PDUs, so a peer cannot grow the queue") {
+    Fixture fx;
+    fx.backlog = AttBearer::kMaxAnswerBacklog;
+    fx.bearer->on_pdu(Bytes{0x0a, 0x0c, 0x00});              // Read Request: dropped
+    fx.bearer->on_pdu(Bytes{0x1d, 0x21, 0x00, 0x01});        // an indication: not confirmed
+    fx.bearer->on_pdu(Bytes{0x52, 0x0f, 0x00, 0x01});        // a command still counts (no answer needed)
+    CHECK(fx.sent.empty());
+    fx.backlog = AttBearer::kMaxAnswerBacklog - 1;
+    fx.bearer->on_pdu(Bytes{0x0a, 0x0c, 0x00});
+    CHECK(fx.sent == std::vector<Bytes>{{0x0b, 0x06, 0x48}});
 }

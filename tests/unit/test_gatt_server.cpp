@@ -315,3 +315,27 @@ TEST_CASE("every request cut short is Invalid PDU, and changes nothing") {
     CHECK(fx.written.empty());
     CHECK(fx.server.mtu() == 23);
 }
+
+TEST_CASE("a long write into an append buffer appends the whole new value, as a plain write would") {
+    Fixture fx;
+    auto* rx = fx.db.find(0x13);
+    rx->append = true;
+    rx->capacity = 64;
+    rx->value = {'A', 'B', 'C', 'D', 'E', 'F'};
+    CHECK(fx.send({0x16, 0x13, 0x00, 0x00, 0x00, 'x', 'y'}) == Bytes{0x17, 0x13, 0x00, 0x00, 0x00, 'x', 'y'});  // Prepare offset 0
+    CHECK(fx.send({0x16, 0x13, 0x00, 0x02, 0x00, 'z'}) == Bytes{0x17, 0x13, 0x00, 0x02, 0x00, 'z'});            // offset 2
+    CHECK(fx.send({0x18, 0x01}) == Bytes{0x19});                                                                // Execute
+    CHECK(rx->value == Bytes{'A', 'B', 'C', 'D', 'E', 'F', 'x', 'y', 'z'});
+    CHECK(fx.written == std::vector<uint16_t>{0x13});  // one GATTS_WRITE for the whole value
+}
+
+TEST_CASE("while reads are asked about, Find By Type Value does not compare application values") {
+    Fixture fx;
+    fx.set(0x0c, {0x42});
+    // Find By Type Value 0x0001-0xffff, type 0x2a37, value 42: found while nobody is asked ...
+    CHECK(fx.send({0x06, 0x01, 0x00, 0xff, 0xff, 0x37, 0x2a, 0x42}) == Bytes{0x07, 0x0c, 0x00, 0x0c, 0x00});
+    fx.server.ask_before_reads(true);
+    // ... and not while the application decides who reads it: Attribute Not Found.
+    CHECK(fx.send({0x06, 0x01, 0x00, 0xff, 0xff, 0x37, 0x2a, 0x42}) == Bytes{0x01, 0x06, 0x01, 0x00, 0x0a});
+    CHECK(fx.server.held_reads().empty());
+}

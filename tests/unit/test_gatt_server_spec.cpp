@@ -965,9 +965,16 @@ TEST_CASE("GATT/SR/GAW/BI-33-C: a long write ending past 512 octets is Invalid A
     Server big(fx.db, 517, [&fx](uint16_t h) { fx.written.push_back(h); });
     CHECK(ask(big, {0x02, 0x05, 0x02}) == Bytes{0x03, 0x05, 0x02});  // Exchange MTU: 517
     fx.set(0x2b, {0x01, 0x02, 0x03, 0x04});
+    // A long write is a new value built from offset 0, as NimBLE (MicroPython's
+    // stack) builds it: a first part at offset 1 has nothing before it.
     CHECK(ask(big, Bytes{0x16, 0x2b, 0x00, 0x01, 0x00} + repeat(0x77, 512)) ==  // Prepare 0x002b, offset 1, 512 octets
           Bytes{0x17, 0x2b, 0x00, 0x01, 0x00} + repeat(0x77, 512));            // echoed
-    // Execute: 1 + 512 > 512, Invalid Attribute Value Length
+    CHECK(ask(big, {0x18, 0x01}) == Bytes{0x01, 0x18, 0x2b, 0x00, 0x07});     // Execute: Invalid Offset
+    CHECK(ask(big, Bytes{0x16, 0x2b, 0x00, 0x00, 0x00} + repeat(0x77, 512)) ==  // Prepare offset 0, 512 octets
+          Bytes{0x17, 0x2b, 0x00, 0x00, 0x00} + repeat(0x77, 512));
+    CHECK(ask(big, {0x16, 0x2b, 0x00, 0x00, 0x02, 0x78}) ==  // Prepare offset 512, 1 octet
+          Bytes{0x17, 0x2b, 0x00, 0x00, 0x02, 0x78});
+    // Execute: 512 + 1 > 512, Invalid Attribute Value Length
     CHECK(ask(big, {0x18, 0x01}) == Bytes{0x01, 0x18, 0x2b, 0x00, 0x0d});
     CHECK(fx.value(0x2b) == Bytes{0x01, 0x02, 0x03, 0x04});
     CHECK(fx.written.empty());
@@ -1318,6 +1325,7 @@ TEST_CASE("ATT robustness: pipelined requests are answered one by one, in order,
     std::vector<std::pair<Bytes, Bytes>> exchange{
         {{0x12, 0x2b, 0x00, 'a', 'b'}, {0x13}},                                        // Write 0x002b "ab"
         {{0x0a, 0x2b, 0x00}, {0x0b, 'a', 'b'}},                                        // Read it
+        {{0x16, 0x2b, 0x00, 0x00, 0x00, 'a', 'b'}, {0x17, 0x2b, 0x00, 0x00, 0x00, 'a', 'b'}},  // Prepare offset 0 "ab"
         {{0x16, 0x2b, 0x00, 0x02, 0x00, 'c', 'd'}, {0x17, 0x2b, 0x00, 0x02, 0x00, 'c', 'd'}},  // Prepare offset 2 "cd"
         {{0x0a, 0x2b, 0x00}, {0x0b, 'a', 'b'}},                                        // not written yet
         {{0x12, 0x0d, 0x00, 0x01, 0x00}, {0x13}},                                      // CCCD 0x000d := 0x0001 meanwhile
