@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "gatt/server.hpp"
+#include "gatt_test_services.hpp"
 
 using namespace ubt;
 using namespace ubt::gatt;
@@ -11,27 +12,11 @@ using att::Uuid;
 
 namespace {
 
-Uuid uuid(const char* text) { return *Uuid::parse(text); }
+using test::uuid;
+using test::repeat;
+using test::operator+;
 
-// Handles: 1-5 GAP, 6-9 GATT;
-// 10 HR service: 11 decl, 12 0x2a37 value (read, notify), 13 CCCD;
-// 14 UART service: 15 decl, 16 TX value (read, notify), 17 CCCD,
-//                  18 decl, 19 RX value (write, write without response), 20 0x2901 (read);
-// 21 battery service: 22 decl, 23 0x2a19 (read, encrypted), 24 decl,
-//                  25 0x2a1a (read, authenticated), 26 decl, 27 0x2a1b (write only).
-std::vector<ServiceDef> services() {
-    return {
-        {uuid("180d"), {{uuid("2a37"), flag::Read | flag::Notify, {}}}},
-        {uuid("6e400001-b5a3-f393-e0a9-e50e24dcca9e"),
-         {{uuid("6e400003-b5a3-f393-e0a9-e50e24dcca9e"), flag::Read | flag::Notify, {}},
-          {uuid("6e400002-b5a3-f393-e0a9-e50e24dcca9e"), flag::Write | flag::WriteNoResponse,
-           {{uuid("2901"), flag::Read}}}}},
-        {uuid("180f"),
-         {{uuid("2a19"), flag::Read | flag::ReadEncrypted, {}},
-          {uuid("2a1a"), flag::Read | flag::ReadAuthenticated, {}},
-          {uuid("2a1b"), flag::Write, {}}}},
-    };
-}
+std::vector<ServiceDef> services() { return test::heart_rate_uart_battery(); }
 
 struct Fixture {
     Database db;
@@ -46,13 +31,6 @@ struct Fixture {
         db.find(handle)->value = std::move(value);
     }
 };
-
-Bytes repeat(uint8_t b, size_t n) { return Bytes(n, b); }
-
-Bytes operator+(Bytes a, const Bytes& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "gatt/server.hpp"
+#include "gatt_test_services.hpp"
 
 using namespace ubt;
 using namespace ubt::gatt;
@@ -16,7 +17,9 @@ using att::Uuid;
 
 namespace {
 
-Uuid uuid(const char* text) { return *Uuid::parse(text); }
+using test::uuid;
+using test::repeat;
+using test::operator+;
 
 // 128-bit UUIDs as ATT carries them: little-endian.
 const Bytes kUartService{0x9e, 0xca, 0xdc, 0x24, 0x0e, 0xe5, 0xa9, 0xe0,
@@ -49,16 +52,8 @@ Bytes base_uuid(uint8_t lo, uint8_t hi) {
 //     0x2a decl, 0x2b 0xfff6 (read, write), 0x2c 0x2901 (write only),
 //     0x2d decl, 0x2e 0xfff7 (read, write, write without response): the last handle.
 std::vector<ServiceDef> services() {
-    return {
-        {uuid("180d"), {{uuid("2a37"), flag::Read | flag::Notify, {}}}},
-        {uuid("6e400001-b5a3-f393-e0a9-e50e24dcca9e"),
-         {{uuid("6e400003-b5a3-f393-e0a9-e50e24dcca9e"), flag::Read | flag::Notify, {}},
-          {uuid("6e400002-b5a3-f393-e0a9-e50e24dcca9e"), flag::Write | flag::WriteNoResponse,
-           {{uuid("2901"), flag::Read}}}}},
-        {uuid("180f"),
-         {{uuid("2a19"), flag::Read | flag::ReadEncrypted, {}},
-          {uuid("2a1a"), flag::Read | flag::ReadAuthenticated, {}},
-          {uuid("2a1b"), flag::Write, {}}}},
+    auto services = test::heart_rate_uart_battery();
+    services.push_back(
         {uuid("fff0"),
          {{uuid("fff1"), flag::Read | flag::ReadAuthorized, {}},
           {uuid("fff2"), flag::Write | flag::WriteEncrypted, {}},
@@ -67,8 +62,8 @@ std::vector<ServiceDef> services() {
           {uuid("fff5"), flag::Read | flag::Write | flag::Indicate,
            {{uuid("2901"), flag::Read | flag::Write}, {uuid("12345678-1234-5678-9abc-def012345678"), flag::Write}}},
           {uuid("fff6"), flag::Read | flag::Write, {{uuid("2901"), flag::Write}}},
-          {uuid("fff7"), flag::Read | flag::Write | flag::WriteNoResponse, {}}}},
-    };
+          {uuid("fff7"), flag::Read | flag::Write | flag::WriteNoResponse, {}}}});
+    return services;
 }
 
 // What the server answered: a PDU, or nothing. Prints as hex when a check fails.
@@ -105,8 +100,6 @@ struct Fixture {
     }
 };
 
-Bytes repeat(uint8_t b, size_t n) { return Bytes(n, b); }
-
 // n octets counting up from `from` (mod 256).
 Bytes ramp(size_t n, size_t from = 0) {
     Bytes out;
@@ -114,10 +107,6 @@ Bytes ramp(size_t n, size_t from = 0) {
     return out;
 }
 
-Bytes operator+(Bytes a, const Bytes& b) {
-    for (uint8_t x : b) a.push_back(x);
-    return a;
-}
 
 }  // namespace
 
