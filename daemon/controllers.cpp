@@ -12,7 +12,7 @@ constexpr size_t kSignalsPerIteration = 64;
 
 Controllers::Controllers(sdbus::IConnection& connection, EventLoop& loop, mgmt::MgmtClient& mgmt,
                          std::set<std::string> allowed)
-    : connection_(connection), loop_(loop), mgmt_(mgmt), allowed_(std::move(allowed)) {
+    : connection_(connection), loop_(loop), mgmt_(mgmt), allowed_(std::move(allowed)), coc_kernel_(loop) {
     try {
         att_listener_ = std::make_unique<linux_bt::AttListener>(
             loop, [this](const LeAddress& local, uint16_t handle, linux_bt::UniqueFd channel) {
@@ -81,7 +81,7 @@ void Controllers::add(uint16_t index) {
         return;
     }
     s.hci = std::make_unique<hci::HciClient>(*s.hci_socket);
-    s.adapter = std::make_unique<ble::Adapter>(index, mgmt_, *info, *s.hci, loop_);
+    s.adapter = std::make_unique<ble::Adapter>(index, mgmt_, *info, *s.hci, loop_, &coc_kernel_);
     s.object = std::make_unique<dbus::BleObject>(connection_, *s.adapter);
     loop_.watch(s.hci_socket->fd(), EPOLLIN, [this, index](uint32_t) {
         auto it = served_.find(index);

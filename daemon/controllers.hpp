@@ -16,6 +16,7 @@
 #include "dbus/ble_object.hpp"
 #include "hci/hci_client.hpp"
 #include "linux/att_listener.hpp"
+#include "linux/coc_kernel.hpp"
 #include "linux/hci_socket.hpp"
 #include "linux/l2cap_link.hpp"
 #include "mgmt/mgmt_client.hpp"
@@ -60,6 +61,7 @@ private:
     EventLoop& loop_;
     mgmt::MgmtClient& mgmt_;
     std::set<std::string> allowed_;
+    linux_bt::CocKernel coc_kernel_;  // L2CAP channels of every adapter
     std::unique_ptr<linux_bt::AttListener> att_listener_;
     std::map<uint16_t, Served> served_;
 };

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <type_traits>
 #include <variant>
 
@@ -15,7 +16,6 @@ namespace {
 constexpr const char* kErrorPrefix = "org.ubluetooth.Error.";
 
 // The topics of the parts still to come, named as their issues name them.
-constexpr const char* kL2cap = "L2CAP connection-oriented channels";
 constexpr const char* kSecurity = "security (pairing, bonding, encryption)";
 
 [[noreturn]] void not_implemented(const char* method, const char* topic) {
@@ -47,7 +47,8 @@ BleObject::BleObject(sdbus::IConnection& connection, ble::Adapter& adapter)
 }
 
 BleObject::~BleObject() {
-    adapter_.set_read_request_asker(nullptr);  // the asker calls this object
+    adapter_.set_read_request_asker(nullptr);  // the askers call this object
+    adapter_.set_l2cap_accept_asker(nullptr);
     try {
         emitInterfacesRemovedSignal({org::ubluetooth::BLE1_adaptor::INTERFACE_NAME});
     } catch (const sdbus::Error& e) {
@@ -109,10 +110,13 @@ void BleObject::set_handler(std::optional<Handler> handler) {
     handler_ = std::move(handler);
     if (!handler_) {
         adapter_.set_read_request_asker(nullptr);
+        adapter_.set_l2cap_accept_asker(nullptr);
         return;
     }
     adapter_.set_read_request_asker(
         [this](uint16_t conn, uint16_t attr, std::function<void(uint32_t)> answer) { ask_read(conn, attr, std::move(answer)); });
+    adapter_.set_l2cap_accept_asker(
+        [this](const l2cap::ChannelInfo& info, std::function<void(uint32_t)> answer) { ask_accept(info, std::move(answer)); });
 }
 
 void BleObject::ask_read(uint16_t conn_handle, uint16_t attr_handle, std::function<void(uint32_t)> answer) {
@@ -247,6 +251,16 @@ void BleObject::emit(const ble::IrqEvent& event) {
                 emitGattcIndicate(e.conn_handle, e.value_handle, e.data);
             } else if constexpr (std::is_same_v<T, ble::GattsIndicateDone>) {
                 emitGattsIndicateDone(e.conn_handle, e.value_handle, e.status);
+            } else if constexpr (std::is_same_v<T, ble::L2capAccept>) {
+                emitL2capAccept(e.conn_handle, e.cid, e.psm, e.our_mtu, e.peer_mtu);
+            } else if constexpr (std::is_same_v<T, ble::L2capConnect>) {
+                emitL2capConnect(e.conn_handle, e.cid, e.psm, e.our_mtu, e.peer_mtu);
+            } else if constexpr (std::is_same_v<T, ble::L2capDisconnect>) {
+                emitL2capDisconnect(e.conn_handle, e.cid, e.psm, e.status);
+            } else if constexpr (std::is_same_v<T, ble::L2capRecv>) {
+                emitL2capRecv(e.conn_handle, e.cid);
+            } else if constexpr (std::is_same_v<T, ble::L2capSendReady>) {
+                emitL2capSendReady(e.conn_handle, e.cid, e.status);
             } else {
                 static_assert(std::is_same_v<T, ble::MtuExchanged>);
                 emitMtuExchanged(e.conn_handle, e.mtu);
@@ -398,21 +412,74 @@ void BleObject::GapPair(const uint16_t&) { guard("GapPair", [] { not_implemented
 void BleObject::GapPasskey(const uint16_t&, const uint32_t&, const uint32_t&) {
     guard("GapPasskey", [] { not_implemented("gap_passkey", kSecurity); });
 }
-void BleObject::L2capListen(const uint16_t&, const uint16_t&) {
-    guard("L2capListen", [] { not_implemented("l2cap_listen", kL2cap); });
+void BleObject::L2capListen(const uint16_t& psm, const uint16_t& mtu) {
+    guard("L2capListen", [&] {
+        adapter_.l2cap_listen(psm, mtu);
+        spdlog::info("{}: listening on L2CAP PSM {} (MTU {})", adapter_.name(), psm, mtu);
+    });
 }
-void BleObject::L2capConnect(const uint16_t&, const uint16_t&, const uint16_t&) {
-    guard("L2capConnect", [] { not_implemented("l2cap_connect", kL2cap); });
+
+void BleObject::L2capConnect(const uint16_t& conn_handle, const uint16_t& psm, const uint16_t& mtu) {
+    guard("L2capConnect", [&] { adapter_.l2cap_connect(conn_handle, psm, mtu); });
 }
-void BleObject::L2capDisconnect(const uint16_t&, const uint16_t&) {
-    guard("L2capDisconnect", [] { not_implemented("l2cap_disconnect", kL2cap); });
+
+void BleObject::L2capDisconnect(const uint16_t& conn_handle, const uint16_t& cid) {
+    guard("L2capDisconnect", [&] { adapter_.l2cap_disconnect(conn_handle, cid); });
 }
-bool BleObject::L2capSend(const uint16_t&, const uint16_t&, const std::vector<uint8_t>&) {
-    return guard("L2capSend", []() -> bool { not_implemented("l2cap_send", kL2cap); });
+
+bool BleObject::L2capSend(const uint16_t& conn_handle, const uint16_t& cid, const std::vector<uint8_t>& buf) {
+    return guard("L2capSend", [&] { return adapter_.l2cap_send(conn_handle, cid, buf); });
 }
-std::tuple<uint32_t, std::vector<uint8_t>> BleObject::L2capRecvinto(const uint16_t&, const uint16_t&, const Options&) {
-    return guard("L2capRecvinto",
-                 []() -> std::tuple<uint32_t, std::vector<uint8_t>> { not_implemented("l2cap_recvinto", kL2cap); });
+
+std::tuple<uint32_t, std::vector<uint8_t>> BleObject::L2capRecvinto(const uint16_t& conn_handle, const uint16_t& cid,
+                                                                    const Options& options) {
+    return guard("L2capRecvinto", [&]() -> std::tuple<uint32_t, std::vector<uint8_t>> {
+        check_option_keys(options, {"max_len"}, "L2capRecvinto");
+        auto max_len = uint_option(options, "max_len");
+        if (!max_len) return {static_cast<uint32_t>(adapter_.l2cap_available(conn_handle, cid)), {}};
+        Bytes data = adapter_.l2cap_receive(conn_handle, cid, *max_len);
+        return {static_cast<uint32_t>(data.size()), std::move(data)};
+    });
+}
+
+std::tuple<sdbus::UnixFd, std::vector<uint8_t>> BleObject::L2capAcquire(const uint16_t& conn_handle,
+                                                                        const uint16_t& cid) {
+    return guard("L2capAcquire", [&]() -> std::tuple<sdbus::UnixFd, std::vector<uint8_t>> {
+        auto [fd, pending] = adapter_.l2cap_release(conn_handle, cid);
+        spdlog::info("{}: L2CAP channel {} on connection {} handed over as a file descriptor ({} bytes pending)",
+                     adapter_.name(), cid, conn_handle, pending.size());
+        return {sdbus::UnixFd(fd, sdbus::adopt_fd), std::move(pending)};
+    });
+}
+
+void BleObject::ask_accept(const l2cap::ChannelInfo& info, std::function<void(uint32_t)> answer) {
+    if (!handler_) return;  // the channel table's own timer refuses it
+    try {
+        handler_->proxy->callMethodAsync("L2capAccept")
+            .onInterface(kHandlerInterface)
+            .withTimeout(ble::L2capChannels::kAcceptTimeout)
+            .withArguments(info.conn_handle, info.cid, info.psm, info.our_mtu, info.peer_mtu)
+            .uponReplyInvoke([name = adapter_.name(), cid = info.cid, answer = std::move(answer)](
+                                 const sdbus::Error* error, uint32_t status) {
+                // Runs inside the bus's dispatch: nothing may escape into it.
+                try {
+                    if (error) {
+                        spdlog::warn("{}: the handler did not answer for L2CAP channel {} ({}): it is refused", name,
+                                     cid, error->getMessage());
+                        answer(ECONNREFUSED);
+                        return;
+                    }
+                    if (status != 0) spdlog::info("{}: the handler refused L2CAP channel {} ({})", name, cid, status);
+                    answer(status);
+                } catch (const std::exception& e) {
+                    spdlog::error("{}: the answer for L2CAP channel {} was not applied: {}", name, cid, e.what());
+                }
+            });
+    } catch (const sdbus::Error& e) {
+        spdlog::warn("{}: the handler could not be asked about L2CAP channel {} ({}): it is refused", adapter_.name(),
+                     info.cid, e.getMessage());
+        answer(ECONNREFUSED);
+    }
 }
 
 }  // namespace ubt::dbus

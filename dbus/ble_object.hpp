@@ -63,15 +63,18 @@ private:
                     const Options& options) override;
     void GattcExchangeMtu(const uint16_t& conn_handle) override;
 
+    void L2capListen(const uint16_t& psm, const uint16_t& mtu) override;
+    void L2capConnect(const uint16_t& conn_handle, const uint16_t& psm, const uint16_t& mtu) override;
+    void L2capDisconnect(const uint16_t& conn_handle, const uint16_t& cid) override;
+    bool L2capSend(const uint16_t& conn_handle, const uint16_t& cid, const std::vector<uint8_t>& buf) override;
+    std::tuple<uint32_t, std::vector<uint8_t>> L2capRecvinto(const uint16_t& conn_handle, const uint16_t& cid,
+                                                             const Options& options) override;
+    std::tuple<sdbus::UnixFd, std::vector<uint8_t>> L2capAcquire(const uint16_t& conn_handle,
+                                                                 const uint16_t& cid) override;
+
     // Parts of the API still to be built answer NotImplemented.
     void GapPair(const uint16_t&) override;
     void GapPasskey(const uint16_t&, const uint32_t&, const uint32_t&) override;
-    void L2capListen(const uint16_t&, const uint16_t&) override;
-    void L2capConnect(const uint16_t&, const uint16_t&, const uint16_t&) override;
-    void L2capDisconnect(const uint16_t&, const uint16_t&) override;
-    bool L2capSend(const uint16_t&, const uint16_t&, const std::vector<uint8_t>&) override;
-    std::tuple<uint32_t, std::vector<uint8_t>> L2capRecvinto(const uint16_t&, const uint16_t&,
-                                                             const Options&) override;
 
     void emit(const ble::IrqEvent& event);
     // Runs a method body; turns facade errors into D-Bus errors and logs them.
@@ -86,6 +89,8 @@ private:
     void set_handler(std::optional<Handler> handler);
     // _IRQ_GATTS_READ_REQUEST to the handler; an error or no answer denies the read.
     void ask_read(uint16_t conn_handle, uint16_t attr_handle, std::function<void(uint32_t)> answer);
+    // _IRQ_L2CAP_ACCEPT to the handler; an error refuses the channel.
+    void ask_accept(const l2cap::ChannelInfo& info, std::function<void(uint32_t)> answer);
     // A bus name went away: a handler it registered goes with it.
     void name_owner_changed(const std::string& name, const std::string& new_owner);
 

@@ -57,7 +57,7 @@ struct Adapter::Pending {
 };
 
 Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerInfo& info, hci::HciClient& hci,
-                 Timers& timers)
+                 Timers& timers, l2cap::Kernel* l2cap_kernel)
     : index_(index),
       mgmt_(mgmt),
       public_address_(info.address),
@@ -83,6 +83,7 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
                         else events_.push(CentralConnect{e});
                     },
                     [this](bool central, uint16_t handle, const LeAddress& peer) {
+                        l2cap_.link_ended(handle);
                         if (auto it = bearers_.find(handle); it != bearers_.end()) {
                             it->second->end();
                             bearers_.erase(it);
@@ -95,6 +96,7 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
                         events_.push(ConnectionUpdate{u.handle, u.interval, u.latency, u.supervision_timeout, u.status});
                     }}) {
     gatt_db_.build({}, gap_name_);
+    l2cap_.set_kernel(l2cap_kernel);
     std::random_device rng;
     static_address_ = random_static_address(rng);
     for (auto& b : irk_) b = static_cast<uint8_t>(rng());
@@ -124,6 +126,7 @@ void Adapter::power_changed(uint32_t old_settings) {
         scanner_.on_power_off();
         advertiser_.on_power_off();
         connections_.on_power_off();
+        l2cap_.stop();
         features_.forget();
     }
 }
@@ -347,6 +350,18 @@ void Adapter::gap_connect_cancel() { connections_.cancel(); }
 bool Adapter::gap_disconnect(uint16_t conn_handle) {
     if (!active()) return false;
     return connections_.disconnect(conn_handle);
+}
+
+void Adapter::l2cap_listen(uint16_t psm, uint16_t mtu) {
+    require_active("l2cap_listen");
+    l2cap_.listen(identity(), psm, mtu);
+}
+
+void Adapter::l2cap_connect(uint16_t conn_handle, uint16_t psm, uint16_t mtu) {
+    require_active("l2cap_connect");
+    auto peer = connections_.peer(conn_handle);
+    if (!peer) throw BleError(ErrorCode::NotFound, "no connection with handle " + std::to_string(conn_handle));
+    l2cap_.connect(conn_handle, identity(), *peer, psm, mtu);
 }
 
 void Adapter::attach_link(uint16_t conn_handle, std::unique_ptr<gap::Link> link) {

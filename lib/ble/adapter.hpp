@@ -24,6 +24,7 @@
 #include "gap/scanner.hpp"
 #include "gatt/database.hpp"
 #include "gatt/server.hpp"
+#include "l2cap_channels.hpp"
 #include "hci/hci_client.hpp"
 #include "mgmt/mgmt_client.hpp"
 #include "mgmt/mgmt_codec.hpp"
@@ -34,8 +35,10 @@ enum class AddrMode : uint8_t { Public = 0, Random = 1, Rpa = 2, Nrpa = 3 };
 
 class Adapter {
 public:
+    // l2cap_kernel: how channels are opened (borrowed); without it the
+    // l2cap_* calls are NotSupported.
     Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerInfo& info, hci::HciClient& hci,
-            Timers& timers);
+            Timers& timers, l2cap::Kernel* l2cap_kernel = nullptr);
     ~Adapter();
     Adapter(const Adapter&) = delete;
     Adapter& operator=(const Adapter&) = delete;
@@ -91,6 +94,19 @@ public:
     // mode 0: without response, 1: with response.
     void gattc_write(uint16_t conn_handle, uint16_t value_handle, ByteView data, uint32_t mode);
     void gattc_exchange_mtu(uint16_t conn_handle);
+
+    // L2CAP connection-oriented channels (see L2capChannels for the errors).
+    void l2cap_listen(uint16_t psm, uint16_t mtu);
+    void l2cap_connect(uint16_t conn_handle, uint16_t psm, uint16_t mtu);
+    void l2cap_disconnect(uint16_t conn_handle, uint16_t cid) { l2cap_.disconnect(conn_handle, cid); }
+    bool l2cap_send(uint16_t conn_handle, uint16_t cid, ByteView data) { return l2cap_.send(conn_handle, cid, data); }
+    size_t l2cap_available(uint16_t conn_handle, uint16_t cid) const { return l2cap_.available(conn_handle, cid); }
+    Bytes l2cap_receive(uint16_t conn_handle, uint16_t cid, size_t max) { return l2cap_.receive(conn_handle, cid, max); }
+    // Hands a channel over as a file descriptor (the caller's to close) and
+    // the bytes already received that come before what it reads.
+    std::pair<int, Bytes> l2cap_release(uint16_t conn_handle, uint16_t cid) { return l2cap_.release(conn_handle, cid); }
+    // nullptr: channels the peer asks for are accepted without asking.
+    void set_l2cap_accept_asker(L2capAcceptAsker asker) { l2cap_.set_accept_asker(std::move(asker)); }
 
     // New Settings and Local Name Changed events for this controller.
     void on_mgmt_event(const mgmt::Frame& frame);
@@ -162,6 +178,7 @@ private:
     gatt::Database gatt_db_;
     std::map<uint16_t, std::shared_ptr<AttBearer>> bearers_;
     ReadRequestAsker read_asker_;
+    L2capChannels l2cap_{timers_, events_};
 };
 
 }  // namespace ubt::ble

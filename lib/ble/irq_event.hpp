@@ -96,11 +96,37 @@ struct MtuExchanged {                        // _IRQ_MTU_EXCHANGED (21)
     uint16_t mtu;
 };
 
+struct L2capChannelEvent {
+    uint16_t conn_handle;
+    uint16_t cid;
+    uint16_t psm;
+    uint16_t our_mtu;
+    uint16_t peer_mtu;
+};
+struct L2capAccept : L2capChannelEvent {};   // _IRQ_L2CAP_ACCEPT (22); peer_mtu 0: not known yet
+struct L2capConnect : L2capChannelEvent {};  // _IRQ_L2CAP_CONNECT (23)
+struct L2capDisconnect {                     // _IRQ_L2CAP_DISCONNECT (24)
+    uint16_t conn_handle;
+    uint16_t cid;
+    uint16_t psm;
+    uint32_t status;  // 0, or the errno of a channel that failed to open
+};
+struct L2capRecv {  // _IRQ_L2CAP_RECV (25)
+    uint16_t conn_handle;
+    uint16_t cid;
+};
+struct L2capSendReady {  // _IRQ_L2CAP_SEND_READY (26)
+    uint16_t conn_handle;
+    uint16_t cid;
+    uint32_t status;
+};
+
 using IrqEvent = std::variant<ScanResult, ScanDone, CentralConnect, CentralDisconnect, PeripheralConnect,
                               PeripheralDisconnect, ConnectionUpdate, GattsWrite, GattsReadRequest,
                               GattcServiceResult, GattcServiceDone, GattcCharacteristicResult,
                               GattcCharacteristicDone, GattcDescriptorResult, GattcDescriptorDone, GattcReadResult,
                               GattcReadDone, GattcWriteDone, GattcNotify, GattcIndicate, GattsIndicateDone,
-                              MtuExchanged>;
+                              MtuExchanged, L2capAccept, L2capConnect, L2capDisconnect, L2capRecv,
+                              L2capSendReady>;
 
 }  // namespace ubt::ble

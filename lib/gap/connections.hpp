@@ -77,6 +77,12 @@ public:
 
     bool connecting() const { return attempt_.has_value(); }
     bool connected(uint16_t handle) const { return connections_.count(handle) > 0; }
+    // The peer of a connection, as its connection event named it.
+    std::optional<LeAddress> peer(uint16_t handle) const {
+        auto it = connections_.find(handle);
+        if (it == connections_.end()) return std::nullopt;
+        return it->second.peer;
+    }
     size_t count() const { return connections_.size(); }
 
 private:

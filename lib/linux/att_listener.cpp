@@ -1,5 +1,7 @@
 #include "att_listener.hpp"
 
+#include "l2cap_address.hpp"
+
 #include <bluetooth/bluetooth.h>
 #include <bluetooth/l2cap.h>
 #include <sys/socket.h>
@@ -19,25 +21,10 @@ namespace {
 
 constexpr uint16_t kAttCid = 4;
 
-sockaddr_l2 att_address(const LeAddress& a) {
-    sockaddr_l2 s{};
-    s.l2_family = AF_BLUETOOTH;
-    s.l2_cid = htobs(kAttCid);
-    auto le = a.address.to_le();
-    std::copy(le.begin(), le.end(), s.l2_bdaddr.b);
-    s.l2_bdaddr_type = a.type == 0 ? BDADDR_LE_PUBLIC : BDADDR_LE_RANDOM;
-    return s;
-}
-
-LeAddress le_address_of(const sockaddr_l2& s) {
-    return {static_cast<uint8_t>(s.l2_bdaddr_type == BDADDR_LE_PUBLIC ? 0 : 1),
-            Address::from_le(ByteView(s.l2_bdaddr.b, 6))};
-}
-
 UniqueFd listen_att(uint8_t address_type) {
     UniqueFd fd(::socket(PF_BLUETOOTH, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, BTPROTO_L2CAP));
     if (!fd) throw std::system_error(errno, std::generic_category(), "cannot open an L2CAP socket");
-    sockaddr_l2 any = att_address({address_type, Address{}});
+    sockaddr_l2 any = l2cap_address({address_type, Address{}}, 0, kAttCid);
     if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&any), sizeof any) < 0) {
         throw std::system_error(errno, std::generic_category(), "cannot bind the ATT listener");
     }

@@ -1,0 +1,103 @@
+#pragma once
+// The adapter's L2CAP connection-oriented channels: the PSMs it listens on,
+// the peer's requests waiting for the application's answer
+// (_IRQ_L2CAP_ACCEPT), the channels it is opening, and the open channels
+// by (conn_handle, cid), with their IRQ events. Any number of channels, per
+// link and per PSM, as the kernel allows. Owns them all; opens them through
+// an l2cap::Kernel it borrows. Event-loop thread only.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "core/timers.hpp"
+#include "event_queue.hpp"
+#include "l2cap/kernel.hpp"
+
+namespace ubt::ble {
+
+// Asks the application whether to accept a channel the peer asked for;
+// answer(0) accepts, anything else rejects. answer() may be called later,
+// or never.
+using L2capAcceptAsker =
+    std::function<void(const l2cap::ChannelInfo& info, std::function<void(uint32_t status)> answer)>;
+
+class L2capChannels {
+public:
+    L2capChannels(Timers& timers, EventQueue& events);
+    ~L2capChannels();
+    L2capChannels(const L2capChannels&) = delete;
+    L2capChannels& operator=(const L2capChannels&) = delete;
+
+    // Without a kernel every call is NotSupported.
+    void set_kernel(l2cap::Kernel* kernel) { kernel_ = kernel; }
+    // nullptr: channels are accepted without asking.
+    void set_accept_asker(L2capAcceptAsker asker) { asker_ = std::move(asker); }
+
+    // Throw BleError: InvalidArgs for a PSM outside 1-255 or an MTU below
+    // 23, Busy for a PSM already listened on, NotFound for a channel that is
+    // not there, Failed when the kernel refuses.
+    void listen(const LeAddress& local, uint16_t psm, uint16_t mtu);
+    void connect(uint16_t conn_handle, const LeAddress& local, const LeAddress& peer, uint16_t psm, uint16_t mtu);
+    void disconnect(uint16_t conn_handle, uint16_t cid);
+    bool send(uint16_t conn_handle, uint16_t cid, ByteView data);
+    size_t available(uint16_t conn_handle, uint16_t cid) const;
+    Bytes receive(uint16_t conn_handle, uint16_t cid, size_t max);
+    // The file-descriptor path: see l2cap::Channel::release.
+    std::pair<int, Bytes> release(uint16_t conn_handle, uint16_t cid);
+
+    // The link went: its channels, attempts and requests end.
+    void link_ended(uint16_t conn_handle);
+    // The radio went off: nothing is listened on or opened any more.
+    void stop();
+
+    // How long the application may take to answer _IRQ_L2CAP_ACCEPT; the
+    // kernel itself gives up after 40 s and a peer that gives up first
+    // leaves a stale channel, so well below that.
+    static constexpr std::chrono::seconds kAcceptTimeout{5};
+    static constexpr uint16_t kMinMtu = 23;
+    static constexpr uint16_t kMaxPsm = 0xff;
+
+private:
+    using Key = std::pair<uint16_t, uint16_t>;  // conn_handle, cid
+    struct Asking {
+        l2cap::ChannelInfo info;
+        std::unique_ptr<l2cap::Request> request;
+        Timers::Id timer = 0;
+    };
+    struct Connecting {
+        uint16_t conn_handle;
+        uint16_t psm;
+        std::unique_ptr<l2cap::Pending> pending;
+    };
+
+    l2cap::Kernel& kernel() const;
+    void requested(const l2cap::ChannelInfo& info, std::unique_ptr<l2cap::Request> request);
+    // nullopt: no answer in time.
+    void answered(uint64_t ask, std::optional<uint32_t> status);
+    void connected(uint64_t attempt, std::unique_ptr<l2cap::Socket> socket, const l2cap::ChannelInfo& info,
+                   int error);
+    void open(const l2cap::ChannelInfo& info, std::unique_ptr<l2cap::Socket> socket);
+    l2cap::Channel& channel(uint16_t conn_handle, uint16_t cid) const;
+    // Forgets channels that ended and have nothing left to read.
+    void sweep();
+
+    Timers& timers_;
+    EventQueue& events_;
+    l2cap::Kernel* kernel_ = nullptr;
+    L2capAcceptAsker asker_;
+    std::map<uint16_t, std::unique_ptr<l2cap::Pending>> listeners_;  // by PSM
+    std::map<uint64_t, Asking> asking_;
+    std::map<uint64_t, Connecting> connecting_;
+    std::map<Key, std::unique_ptr<l2cap::Channel>> channels_;
+    uint64_t next_id_ = 1;
+    Timers::Id sweep_timer_ = 0;
+    // Answers and kernel callbacks that come after this object is gone find it expired.
+    std::shared_ptr<L2capChannels*> self_ = std::make_shared<L2capChannels*>(this);
+};
+
+}  // namespace ubt::ble
