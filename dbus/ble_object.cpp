@@ -254,8 +254,12 @@ void BleObject::emit(const ble::IrqEvent& event) {
             } else if constexpr (std::is_same_v<T, ble::L2capAccept>) {
                 emitL2capAccept(e.conn_handle, e.cid, e.psm, e.our_mtu, e.peer_mtu);
             } else if constexpr (std::is_same_v<T, ble::L2capConnect>) {
+                spdlog::info("{}: L2CAP channel {} on connection {} (PSM {}) open, MTUs ours {} peer {}",
+                             adapter_.name(), e.cid, e.conn_handle, e.psm, e.our_mtu, e.peer_mtu);
                 emitL2capConnect(e.conn_handle, e.cid, e.psm, e.our_mtu, e.peer_mtu);
             } else if constexpr (std::is_same_v<T, ble::L2capDisconnect>) {
+                spdlog::info("{}: L2CAP channel {} on connection {} (PSM {}) {} (status {})", adapter_.name(), e.cid,
+                             e.conn_handle, e.psm, e.status == 0 ? "closed" : "did not open", e.status);
                 emitL2capDisconnect(e.conn_handle, e.cid, e.psm, e.status);
             } else if constexpr (std::is_same_v<T, ble::L2capRecv>) {
                 emitL2capRecv(e.conn_handle, e.cid);
@@ -420,11 +424,17 @@ void BleObject::L2capListen(const uint16_t& psm, const uint16_t& mtu) {
 }
 
 void BleObject::L2capConnect(const uint16_t& conn_handle, const uint16_t& psm, const uint16_t& mtu) {
-    guard("L2capConnect", [&] { adapter_.l2cap_connect(conn_handle, psm, mtu); });
+    guard("L2capConnect", [&] {
+        adapter_.l2cap_connect(conn_handle, psm, mtu);
+        spdlog::info("{}: l2cap_connect({}, {}, {})", adapter_.name(), conn_handle, psm, mtu);
+    });
 }
 
 void BleObject::L2capDisconnect(const uint16_t& conn_handle, const uint16_t& cid) {
-    guard("L2capDisconnect", [&] { adapter_.l2cap_disconnect(conn_handle, cid); });
+    guard("L2capDisconnect", [&] {
+        adapter_.l2cap_disconnect(conn_handle, cid);
+        spdlog::info("{}: l2cap_disconnect({}, {})", adapter_.name(), conn_handle, cid);
+    });
 }
 
 bool BleObject::L2capSend(const uint16_t& conn_handle, const uint16_t& cid, const std::vector<uint8_t>& buf) {

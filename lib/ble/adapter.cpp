@@ -353,11 +353,13 @@ bool Adapter::gap_disconnect(uint16_t conn_handle) {
 }
 
 void Adapter::l2cap_listen(uint16_t psm, uint16_t mtu) {
+    L2capChannels::check(psm, mtu);
     require_active("l2cap_listen");
     l2cap_.listen(identity(), psm, mtu);
 }
 
 void Adapter::l2cap_connect(uint16_t conn_handle, uint16_t psm, uint16_t mtu) {
+    L2capChannels::check(psm, mtu);
     require_active("l2cap_connect");
     auto peer = connections_.peer(conn_handle);
     if (!peer) throw BleError(ErrorCode::NotFound, "no connection with handle " + std::to_string(conn_handle));

@@ -9,7 +9,13 @@ namespace ubt::ble {
 
 namespace {
 
-void check_psm_and_mtu(uint16_t psm, uint16_t mtu) {
+std::string channel_name(uint16_t conn_handle, uint16_t cid) {
+    return "channel " + std::to_string(cid) + " on connection " + std::to_string(conn_handle);
+}
+
+}  // namespace
+
+void L2capChannels::check(uint16_t psm, uint16_t mtu) {
     if (psm == 0 || psm > L2capChannels::kMaxPsm) {
         throw BleError(ErrorCode::InvalidArgs,
                        "LE PSMs are 1 to 255 (below 128 for the system), not " + std::to_string(psm));
@@ -18,12 +24,6 @@ void check_psm_and_mtu(uint16_t psm, uint16_t mtu) {
         throw BleError(ErrorCode::InvalidArgs, "an L2CAP channel's MTU is at least 23, not " + std::to_string(mtu));
     }
 }
-
-std::string channel_name(uint16_t conn_handle, uint16_t cid) {
-    return "channel " + std::to_string(cid) + " on connection " + std::to_string(conn_handle);
-}
-
-}  // namespace
 
 L2capChannels::L2capChannels(Timers& timers, EventQueue& events) : timers_(timers), events_(events) {}
 
@@ -38,7 +38,7 @@ l2cap::Kernel& L2capChannels::kernel() const {
 }
 
 void L2capChannels::listen(const LeAddress& local, uint16_t psm, uint16_t mtu) {
-    check_psm_and_mtu(psm, mtu);
+    check(psm, mtu);
     if (listeners_.count(psm)) {
         throw BleError(ErrorCode::Busy, "already listening on PSM " + std::to_string(psm));
     }
@@ -91,7 +91,7 @@ void L2capChannels::answered(uint64_t ask, std::optional<uint32_t> status) {
 
 void L2capChannels::connect(uint16_t conn_handle, const LeAddress& local, const LeAddress& peer, uint16_t psm,
                             uint16_t mtu) {
-    check_psm_and_mtu(psm, mtu);
+    check(psm, mtu);
     uint64_t attempt = next_id_++;
     std::weak_ptr<L2capChannels*> self = self_;
     auto pending = kernel().connect(local, peer, psm, mtu,

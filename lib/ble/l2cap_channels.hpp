@@ -38,6 +38,9 @@ public:
     // nullptr: channels are accepted without asking.
     void set_accept_asker(L2capAcceptAsker asker) { asker_ = std::move(asker); }
 
+    // InvalidArgs for a PSM outside 1-255 or an MTU below 23.
+    static void check(uint16_t psm, uint16_t mtu);
+
     // Throw BleError: InvalidArgs for a PSM outside 1-255 or an MTU below
     // 23, Busy for a PSM already listened on, NotFound for a channel that is
     // not there, Failed when the kernel refuses.

@@ -173,7 +173,15 @@ class BadInput(unittest.TestCase):
         ("GattcRead", "qq", (0x0eff, 3), ERR + "NotFound"),
         ("GattcDiscoverServices", "qa{sv}", (0x0eff, {"uuid": ("u", 0x180d)}), ERR + "InvalidArgs"),
         ("GattcWrite", "qqaya{sv}", (0x0eff, 3, b"x", {}), ERR + "NotFound"),
-        ("L2capListen", "qq", (128, 512), ERR + "NotImplemented"),
+        ("L2capListen", "qq", (0, 512), ERR + "InvalidArgs"),
+        ("L2capListen", "qq", (0x100, 512), ERR + "InvalidArgs"),
+        ("L2capListen", "qq", (128, 22), ERR + "InvalidArgs"),
+        ("L2capConnect", "qqq", (0x0eff, 128, 512), ERR + "NotFound"),
+        ("L2capSend", "qqay", (0x0eff, 0x40, b"x"), ERR + "NotFound"),
+        ("L2capRecvinto", "qqa{sv}", (0x0eff, 0x40, {}), ERR + "NotFound"),
+        ("L2capRecvinto", "qqa{sv}", (0x0eff, 0x40, {"max": ("u", 1)}), ERR + "InvalidArgs"),
+        ("L2capDisconnect", "qq", (0x0eff, 0x40), ERR + "NotFound"),
+        ("L2capAcquire", "qq", (0x0eff, 0x40), ERR + "NotFound"),
         ("GapPair", "q", (1,), ERR + "NotImplemented"),
         ("UnregisterHandler", "o", ("/never/registered",), ERR + "NotFound"),
     ]
@@ -192,14 +200,15 @@ class BadInput(unittest.TestCase):
     def test_calls_while_inactive(self):
         set_active(HCI0, False)
         self.assertEqual(dbus_call(HCI0, "ConfigGet", "s", "mac")[:2], (False, ERR + "NotActive"))
+        self.assertEqual(dbus_call(HCI0, "L2capListen", "qq", 128, 512)[:2], (False, ERR + "NotActive"))
         # Everything but 'mac' can be read and set while inactive.
         self.assertTrue(dbus_call(HCI0, "ConfigGet", "s", "mtu")[0])
         self.assertTrue(dbus_call(HCI0, "ConfigGet", "s", "gap_name")[0])
 
     def test_not_implemented_names_the_missing_topic(self):
-        ok, name, message = dbus_call(HCI0, "L2capListen", "qq", 128, 512)
+        ok, name, message = dbus_call(HCI0, "GapPair", "q", 1)
         self.assertEqual((ok, name), (False, ERR + "NotImplemented"))
-        self.assertIn("L2CAP", message)
+        self.assertIn("security", message)
 
     def test_handler_registration(self):
         self.assertEqual(dbus_call(HCI0, "RegisterHandler", "o", "/test/handler"), (True, ()))
