@@ -467,7 +467,8 @@ void BleObject::ask_accept(const l2cap::ChannelInfo& info, std::function<void(ui
     try {
         handler_->proxy->callMethodAsync("L2capAccept")
             .onInterface(kHandlerInterface)
-            .withTimeout(ble::L2capChannels::kAcceptTimeout)
+            // Longer than the channel table's own timer, which then decides (status 110).
+            .withTimeout(ble::L2capChannels::kAcceptTimeout + std::chrono::seconds(1))
             .withArguments(info.conn_handle, info.cid, info.psm, info.our_mtu, info.peer_mtu)
             .uponReplyInvoke([name = adapter_.name(), cid = info.cid, answer = std::move(answer)](
                                  const sdbus::Error* error, uint32_t status) {

@@ -1,5 +1,7 @@
 #include "l2cap_channels.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <cerrno>
 #include <string>
 
@@ -126,6 +128,7 @@ void L2capChannels::open(const l2cap::ChannelInfo& info, std::unique_ptr<l2cap::
         [this, info](uint16_t status) { events_.push(L2capSendReady{info.conn_handle, info.cid, status}); },
         [this, info, self] {
             events_.push(L2capDisconnect{info.conn_handle, info.cid, info.psm, 0});
+            ended_.push_back({info.conn_handle, info.cid});
             // Reported from inside the channel's socket: forgotten later, not now.
             if (sweep_timer_ == 0) {
                 sweep_timer_ = timers_.start(std::chrono::milliseconds(0), [self] {
@@ -141,6 +144,17 @@ void L2capChannels::open(const l2cap::ChannelInfo& info, std::unique_ptr<l2cap::
 void L2capChannels::sweep() {
     sweep_timer_ = 0;
     std::erase_if(channels_, [](const auto& entry) { return !entry.second->open() && entry.second->available() == 0; });
+    std::erase_if(ended_, [this](const Key& key) {
+        auto it = channels_.find(key);
+        return it == channels_.end() || it->second->open();  // forgotten, or its numbers reused
+    });
+    while (ended_.size() > kMaxEndedChannels) {
+        auto it = channels_.find(ended_.front());
+        spdlog::warn("L2CAP {} ended with {} bytes unread: dropped, as more than {} ended channels wait to be read",
+                     channel_name(it->first.first, it->first.second), it->second->available(), kMaxEndedChannels);
+        channels_.erase(it);
+        ended_.pop_front();
+    }
 }
 
 l2cap::Channel& L2capChannels::channel(uint16_t conn_handle, uint16_t cid) const {

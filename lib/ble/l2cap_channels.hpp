@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -64,6 +65,9 @@ public:
     static constexpr std::chrono::seconds kAcceptTimeout{5};
     static constexpr uint16_t kMinMtu = 23;
     static constexpr uint16_t kMaxPsm = 0xff;
+    // Ended channels whose data is still unread; beyond this many the
+    // oldest go, so peers that open and close channels cannot grow memory.
+    static constexpr size_t kMaxEndedChannels = 64;
 
 private:
     using Key = std::pair<uint16_t, uint16_t>;  // conn_handle, cid
@@ -86,7 +90,8 @@ private:
                    int error);
     void open(const l2cap::ChannelInfo& info, std::unique_ptr<l2cap::Socket> socket);
     l2cap::Channel& channel(uint16_t conn_handle, uint16_t cid) const;
-    // Forgets channels that ended and have nothing left to read.
+    // Forgets channels that ended and have nothing left to read, and the
+    // oldest ended ones beyond kMaxEndedChannels.
     void sweep();
 
     Timers& timers_;
@@ -97,6 +102,7 @@ private:
     std::map<uint64_t, Asking> asking_;
     std::map<uint64_t, Connecting> connecting_;
     std::map<Key, std::unique_ptr<l2cap::Channel>> channels_;
+    std::deque<Key> ended_;  // oldest first; may name channels forgotten since
     uint64_t next_id_ = 1;
     Timers::Id sweep_timer_ = 0;
     // Answers and kernel callbacks that come after this object is gone find it expired.
