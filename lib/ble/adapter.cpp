@@ -360,7 +360,7 @@ void Adapter::l2cap_listen(uint16_t psm, uint16_t mtu) {
 
 void Adapter::l2cap_connect(uint16_t conn_handle, uint16_t psm, uint16_t mtu) {
     L2capChannels::check(psm, mtu);
-    require_active("l2cap_connect");
+    // Inactive, there are no connections: NotFound, as for the GATT client.
     auto peer = connections_.peer(conn_handle);
     if (!peer) throw BleError(ErrorCode::NotFound, "no connection with handle " + std::to_string(conn_handle));
     l2cap_.connect(conn_handle, identity(), *peer, psm, mtu);
