@@ -128,6 +128,7 @@ void L2capChannels::open(const l2cap::ChannelInfo& info, std::unique_ptr<l2cap::
         [this, info](uint16_t status) { events_.push(L2capSendReady{info.conn_handle, info.cid, status}); },
         [this, info, self] {
             events_.push(L2capDisconnect{info.conn_handle, info.cid, info.psm, 0});
+            std::erase(ended_, Key{info.conn_handle, info.cid});  // an earlier channel with these numbers
             ended_.push_back({info.conn_handle, info.cid});
             // Reported from inside the channel's socket: forgotten later, not now.
             if (sweep_timer_ == 0) {

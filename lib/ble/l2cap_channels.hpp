@@ -102,7 +102,7 @@ private:
     std::map<uint64_t, Asking> asking_;
     std::map<uint64_t, Connecting> connecting_;
     std::map<Key, std::unique_ptr<l2cap::Channel>> channels_;
-    std::deque<Key> ended_;  // oldest first; may name channels forgotten since
+    std::deque<Key> ended_;  // oldest first, each once; may name channels forgotten since
     uint64_t next_id_ = 1;
     Timers::Id sweep_timer_ = 0;
     // Answers and kernel callbacks that come after this object is gone find it expired.
