@@ -103,7 +103,7 @@ struct L2capChannelEvent {
     uint16_t our_mtu;
     uint16_t peer_mtu;
 };
-struct L2capAccept : L2capChannelEvent {};   // _IRQ_L2CAP_ACCEPT (22); peer_mtu 0: not known yet
+struct L2capAccept : L2capChannelEvent {};   // _IRQ_L2CAP_ACCEPT (22)
 struct L2capConnect : L2capChannelEvent {};  // _IRQ_L2CAP_CONNECT (23)
 struct L2capDisconnect {                     // _IRQ_L2CAP_DISCONNECT (24)
     uint16_t conn_handle;

@@ -34,7 +34,7 @@ public:
     L2capChannels(const L2capChannels&) = delete;
     L2capChannels& operator=(const L2capChannels&) = delete;
 
-    // Without a kernel every call is NotSupported.
+    // Without a kernel, listen and connect are NotSupported.
     void set_kernel(l2cap::Kernel* kernel) { kernel_ = kernel; }
     // nullptr: channels are accepted without asking.
     void set_accept_asker(L2capAcceptAsker asker) { asker_ = std::move(asker); }
@@ -60,8 +60,7 @@ public:
     void stop();
 
     // How long the application may take to answer _IRQ_L2CAP_ACCEPT; the
-    // kernel itself gives up after 40 s and a peer that gives up first
-    // leaves a stale channel, so well below that.
+    // peer's channel waits, unread, meanwhile.
     static constexpr std::chrono::seconds kAcceptTimeout{5};
     static constexpr uint16_t kMinMtu = 23;
     static constexpr uint16_t kMaxPsm = 0xff;

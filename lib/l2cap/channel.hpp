@@ -22,7 +22,7 @@ struct ChannelInfo {
     uint16_t cid = 0;  // our channel identifier
     uint16_t psm = 0;
     uint16_t our_mtu = 0;
-    uint16_t peer_mtu = 0;  // 0 while not known (an incoming channel not yet accepted)
+    uint16_t peer_mtu = 0;
 };
 
 // What the kernel's socket reports.

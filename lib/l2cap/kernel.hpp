@@ -13,13 +13,13 @@
 
 namespace ubt::l2cap {
 
-// A channel the peer asked for, held by the kernel until accepted or
-// rejected. Destroying one that was not accepted rejects it.
+// A channel the peer opened, waiting for the application's answer; nothing
+// is read from it meanwhile. Destroying one that was not accepted closes it.
 class Request {
 public:
     virtual ~Request() = default;
-    // Accepts: the connected socket and the channel's final numbers (now
-    // with the peer's MTU), or nullptr and an errno when the channel went.
+    // Accepts: the channel's socket (info updated should its numbers have
+    // changed), or nullptr and an errno when the channel went.
     virtual std::unique_ptr<Socket> accept(ChannelInfo& info, int& error) = 0;
 };
 
@@ -35,8 +35,8 @@ public:
     using ConnectHandler = std::function<void(std::unique_ptr<Socket> socket, const ChannelInfo& info, int error)>;
 
     virtual ~Kernel() = default;
-    // Requests on psm to our address local; each comes to on_request with
-    // peer_mtu 0 (the kernel does not tell it before accepting). Throws
+    // Channels opened to psm at our address local; each comes to
+    // on_request with its numbers. Throws
     // BleError: Busy when the PSM is taken, Failed with the kernel's reason.
     virtual std::unique_ptr<Pending> listen(const LeAddress& local, uint16_t psm, uint16_t mtu,
                                             RequestHandler on_request) = 0;

@@ -53,23 +53,17 @@ void bind_to(int fd, const LeAddress& local, uint16_t psm) {
     throw BleError(ErrorCode::Failed, "cannot bind an L2CAP socket to PSM " + std::to_string(psm) + ": " + reason(error));
 }
 
-// A request held by BT_DEFER_SETUP: any read accepts it, closing rejects it.
+// A channel the kernel has accepted, waiting for the application's answer
+// unread: accepting starts reading it, closing it disconnects it. (With
+// BT_DEFER_SETUP the kernel would hold the request instead, but on 6.1 its
+// 40 s request timer then closes every channel so accepted 40 s later:
+// docs/kernel-l2cap-coc.md.)
 class CocRequest : public l2cap::Request {
 public:
     CocRequest(EventLoop& loop, UniqueFd fd) : loop_(loop), fd_(std::move(fd)) {}
 
-    std::unique_ptr<l2cap::Socket> accept(l2cap::ChannelInfo& info, int& error) override {
-        char none = 0;
-        if (::recv(fd_.get(), &none, 0, MSG_DONTWAIT) < 0 && errno != EAGAIN) {
-            error = errno;
-            return nullptr;
-        }
-        try {
-            info = CocSocket::info_of(fd_.get(), info.psm);  // connected now: the peer's MTU too
-        } catch (const std::system_error& e) {
-            error = e.code().value();  // the peer gave up, or the link went
-            return nullptr;
-        }
+    std::unique_ptr<l2cap::Socket> accept(l2cap::ChannelInfo& info, int&) override {
+        // A channel the peer closed meanwhile hangs up at once, with DISCONNECT.
         return std::make_unique<CocSocket>(loop_, std::move(fd_), info.our_mtu);
     }
 
@@ -101,25 +95,10 @@ private:
             l2cap::ChannelInfo info{};
             try {
                 set_option(fd.get(), SOL_SOCKET, SO_RCVBUF, CocKernel::kReceiveBuffer, "receive buffer");
-                l2cap_conninfo conn{};
-                socklen_t len = sizeof conn;
-                if (::getsockopt(fd.get(), SOL_L2CAP, L2CAP_CONNINFO, &conn, &len) < 0) {
-                    throw std::system_error(errno, std::generic_category(), "cannot read the channel's link");
-                }
-                sockaddr_l2 local{};
-                len = sizeof local;
-                if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len) < 0) {
-                    throw std::system_error(errno, std::generic_category(), "cannot read the channel's address");
-                }
-                uint16_t mtu = 0;
-                len = sizeof mtu;
-                if (::getsockopt(fd.get(), SOL_BLUETOOTH, BT_RCVMTU, &mtu, &len) < 0) {
-                    throw std::system_error(errno, std::generic_category(), "cannot read the channel's MTU");
-                }
-                info = {conn.hci_handle, btohs(local.l2_cid), psm_, mtu, 0};
+                info = CocSocket::info_of(fd.get(), psm_);
             } catch (const std::exception& e) {
-                spdlog::warn("an L2CAP channel request on PSM {} was refused: {}", psm_, e.what());
-                continue;  // closing it refuses it
+                spdlog::warn("an L2CAP channel on PSM {} was closed at once: {}", psm_, e.what());
+                continue;  // closing it disconnects it
             }
             on_request_(info, std::make_unique<CocRequest>(loop_, std::move(fd)));
         }
@@ -195,7 +174,6 @@ std::unique_ptr<l2cap::Pending> CocKernel::listen(const LeAddress& local, uint16
     UniqueFd fd = channel_socket();
     bind_to(fd.get(), local, psm);
     set_mtu(fd.get(), mtu);
-    set_option(fd.get(), SOL_BLUETOOTH, BT_DEFER_SETUP, 1, "deferred setup");
     if (::listen(fd.get(), 8) < 0) {
         throw BleError(ErrorCode::Failed, "cannot listen on PSM " + std::to_string(psm) + ": " + reason(errno));
     }

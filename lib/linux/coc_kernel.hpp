@@ -1,8 +1,8 @@
 #pragma once
-// l2cap::Kernel on the kernel's L2CAP sockets: listeners with
-// BT_DEFER_SETUP, so each request waits for the application's answer, and
-// non-blocking connects; both hand over CocSockets. What the kernel does
-// here is written up in docs/kernel-l2cap-coc.md. Event-loop thread only.
+// l2cap::Kernel on the kernel's L2CAP sockets: listeners whose channels
+// wait, unread, for the application's answer, and non-blocking connects;
+// both hand over CocSockets. What the kernel does here is written up in
+// docs/kernel-l2cap-coc.md. Event-loop thread only.
 
 #include "core/event_loop.hpp"
 #include "l2cap/kernel.hpp"

@@ -199,3 +199,44 @@ class BLE:
         _, data = self._call("L2capRecvinto", "qqa{sv}", (conn_handle, cid, options))
         target[:len(data)] = data
         return len(data)
+
+    def l2cap_acquire(self, conn_handle, cid, /):
+        """Take a connected channel out of the daemon as a socket: (socket, pending).
+
+        An extension beyond MicroPython's ubluetooth (D-Bus: L2capAcquire), for
+        bulk data: each send()/recv() on the socket is a system call on the
+        kernel's channel, with no D-Bus round trip per SDU. Use l2cap_send and
+        l2cap_recvinto for small or occasional messages and events in one place;
+        use this when throughput matters.
+
+        The socket is the kernel's L2CAP socket of the channel (AF_BLUETOOTH,
+        SOCK_SEQPACKET): one send() is one SDU of at most the peer's MTU
+        (larger: EMSGSIZE), one recv() returns one SDU (read with a buffer of at
+        least our MTU: a shorter one truncates the SDU and loses the rest).
+        Flow control is the kernel's: not reading withholds credits from the
+        peer; a send() that finds no credits blocks, or raises BlockingIOError
+        when non-blocking, until the peer grants more. It is returned in
+        blocking mode, like any new Python socket; use settimeout() or
+        setblocking(False) as needed. Ends of the channel as the kernel reports
+        them: a recv() that returns b"" can come ahead of SDUs still queued (read
+        SO_ERROR, then read again until b"" again or BlockingIOError); after a
+        loss of the LE link recv() raises or blocks instead of returning b""
+        (poll for POLLHUP, or use a timeout). Closing the socket disconnects the
+        channel.
+
+        From this call on the daemon forgets the channel: no more
+        _IRQ_L2CAP_RECV, _IRQ_L2CAP_SEND_READY or _IRQ_L2CAP_DISCONNECT for it,
+        and the other l2cap_* methods no longer know its cid. `pending` is the
+        data the daemon had already taken from the channel and not yet
+        delivered through l2cap_recvinto (bytes, possibly empty): it comes
+        before anything recv() returns. OSError(ENOENT) for an unknown
+        conn_handle or cid; OSError(EBUSY) while an l2cap_send is stalled
+        (acquire after _IRQ_L2CAP_SEND_READY).
+        """
+        descriptor, pending = self._call("L2capAcquire", "qq", (conn_handle, cid))
+        if not hasattr(descriptor, "to_socket"):  # an "h" that the bus could not pass
+            raise OSError(errno.EIO, "L2capAcquire: no file descriptor in the reply (%r)"
+                          % (descriptor,))
+        sock = descriptor.to_socket()
+        sock.setblocking(True)
+        return sock, bytes(pending)

@@ -30,11 +30,15 @@ def daemon_call(path, interface, member, signature=None, body=()):
     return new_method_call(DBusAddress(path, SERVICE, interface), member, signature, body)
 
 
-def connect_system_bus(threaded=False):
-    """A new system bus connection; threaded ones can be interrupted from another thread."""
+def connect_system_bus(threaded=False, enable_fds=False):
+    """A new system bus connection; threaded ones can be interrupted from another thread.
+
+    enable_fds: negotiate UNIX file descriptor passing (replies with "h" values
+    such as L2capAcquire's; the bus does not deliver those to other connections).
+    """
     io = threaded_io if threaded else blocking
     try:
-        return io.open_dbus_connection("SYSTEM")
+        return io.open_dbus_connection("SYSTEM", enable_fds=enable_fds)
     except OSError as error:
         raise OSError(error.errno, "cannot connect to the D-Bus system bus at %s: %s"
                       % (find_system_bus(), error.strerror or error)) from error
@@ -63,10 +67,14 @@ def _send(connection, message, serial):
 
 
 class CallConnection:
-    """A connection for method calls, usable from any thread (calls are serialised)."""
+    """A connection for method calls, usable from any thread (calls are serialised).
+
+    It can receive file descriptors; those arrive as jeepney FileDescriptor
+    objects in reply bodies.
+    """
 
     def __init__(self):
-        self._connection = connect_system_bus()
+        self._connection = connect_system_bus(enable_fds=True)
         self._lock = threading.Lock()
 
     def call(self, message):
