@@ -46,7 +46,7 @@ void Controllers::accepted(const LeAddress& local, uint16_t handle, linux_bt::Un
         }
         return;
     }
-    spdlog::warn("an LE link to {} (handle {}) is on no controller we serve: its ATT channel is closed",
+    spdlog::warn("an LE link of local address {} (handle {}) is on no controller we serve: its ATT channel is closed",
                  local.address.to_string(), handle);
 }
 
