@@ -64,7 +64,7 @@ public:
 
     std::unique_ptr<l2cap::Socket> accept(l2cap::ChannelInfo& info, int&) override {
         // A channel the peer closed meanwhile hangs up at once, with DISCONNECT.
-        return std::make_unique<CocSocket>(loop_, std::move(fd_), info.our_mtu);
+        return std::make_unique<CocSocket>(loop_, std::move(fd_), info);
     }
 
 private:
@@ -145,7 +145,7 @@ private:
         if (error == 0) {
             try {
                 info = CocSocket::info_of(fd_.get(), psm_);
-                socket = std::make_unique<CocSocket>(loop_, std::move(fd_), info.our_mtu);
+                socket = std::make_unique<CocSocket>(loop_, std::move(fd_), info);
             } catch (const std::system_error& e) {
                 error = e.code().value();
             }

@@ -22,6 +22,28 @@ constexpr int kMaxEmptyReads = 64;
 // the peer's credits follow what the application has drained.
 constexpr int kHandedOverReceiveBuffer = 106496;
 
+// The kernel cuts an SDU into PDUs of the peer's MPS (23 bytes at least) and
+// charges each, with its buffer overhead (under 1280 bytes), to the send
+// buffer; an SDU whose PDUs exceed the buffer can never be sent, and one
+// that exceeds half of it leaves the socket "writable" while send() fails.
+// So the buffer holds two SDUs of the peer's MTU at the smallest MPS.
+constexpr size_t kMinMps = 23;
+constexpr size_t kPduCharge = 1280;
+constexpr int kDefaultSendBuffer = 212992;
+
+void size_send_buffer(int fd, uint16_t peer_mtu) {
+    size_t pdus = (peer_mtu + 2u + kMinMps - 1) / kMinMps;  // the first PDU also carries the SDU length
+    size_t wanted = 2 * pdus * kPduCharge;
+    if (wanted <= static_cast<size_t>(kDefaultSendBuffer)) return;
+    int half = static_cast<int>(wanted / 2);  // the kernel doubles what is set
+    // FORCE: above net.core.wmem_max, which needs CAP_NET_ADMIN (the daemon has it).
+    if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &half, sizeof half) < 0 &&
+        ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &half, sizeof half) < 0) {
+        spdlog::warn("cannot enlarge an L2CAP channel's send buffer ({}): SDUs near the peer's MTU of {} may not go",
+                     std::generic_category().message(errno), peer_mtu);
+    }
+}
+
 uint16_t bt_option(int fd, int name) {
     uint16_t value = 0;
     socklen_t len = sizeof value;
@@ -33,8 +55,10 @@ uint16_t bt_option(int fd, int name) {
 
 }  // namespace
 
-CocSocket::CocSocket(EventLoop& loop, UniqueFd fd, uint16_t our_mtu)
-    : loop_(loop), fd_(std::move(fd)), scratch_(our_mtu) {}
+CocSocket::CocSocket(EventLoop& loop, UniqueFd fd, const l2cap::ChannelInfo& info)
+    : loop_(loop), fd_(std::move(fd)), scratch_(info.our_mtu) {
+    size_send_buffer(fd_.get(), info.peer_mtu);
+}
 
 CocSocket::~CocSocket() { stop_watching(); }
 
@@ -54,7 +78,7 @@ l2cap::ChannelInfo CocSocket::info_of(int fd, uint16_t psm) {
 
 void CocSocket::start(l2cap::SocketEvents events) {
     events_ = std::move(events);
-    loop_.watch(fd_.get(), EPOLLIN | EPOLLRDHUP, [this](uint32_t e) { on_events(e); });
+    loop_.watch(fd_.get(), EPOLLIN | EPOLLRDHUP | EPOLLET, [this](uint32_t e) { on_events(e); });
     watching_ = true;
     update_watch();
 }
@@ -114,7 +138,10 @@ int CocSocket::release() {
 
 void CocSocket::update_watch() {
     if (!watching_) return;
-    uint32_t events = EPOLLRDHUP;
+    // Edge-triggered: a send that failed while the socket looked writable
+    // (the SDU did not fit yet) waits for the next change, not a busy loop.
+    // Reads always go on until EAGAIN or a full buffer, so no edge is missed.
+    uint32_t events = EPOLLRDHUP | EPOLLET;
     if (readable_wanted_) events |= EPOLLIN;
     if (writable_wanted_) events |= EPOLLOUT;
     loop_.modify(fd_.get(), events);

@@ -12,8 +12,9 @@ namespace ubt::linux_bt {
 
 class CocSocket : public l2cap::Socket {
 public:
-    // fd: a connected channel socket, non-blocking; our_mtu: the largest SDU it receives.
-    CocSocket(EventLoop& loop, UniqueFd fd, uint16_t our_mtu);
+    // fd: a connected channel socket, non-blocking, with these numbers. Its
+    // send buffer is made large enough for an SDU of the peer's MTU.
+    CocSocket(EventLoop& loop, UniqueFd fd, const l2cap::ChannelInfo& info);
     ~CocSocket() override;
     CocSocket(const CocSocket&) = delete;
     CocSocket& operator=(const CocSocket&) = delete;
