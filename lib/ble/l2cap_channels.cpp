@@ -52,6 +52,7 @@ void L2capChannels::listen(const LeAddress& local, uint16_t psm, uint16_t mtu) {
 }
 
 void L2capChannels::requested(const l2cap::ChannelInfo& info, std::unique_ptr<l2cap::Request> request) {
+    retire({info.conn_handle, info.cid});
     events_.push(L2capAccept{{info.conn_handle, info.cid, info.psm, info.our_mtu, info.peer_mtu}});
     uint64_t ask = next_id_++;
     asking_[ask] = Asking{info, std::move(request), 0};
@@ -60,6 +61,9 @@ void L2capChannels::requested(const l2cap::ChannelInfo& info, std::unique_ptr<l2
         return;
     }
     std::weak_ptr<L2capChannels*> self = self_;
+    asking_[ask].request->on_hang_up([self, ask] {
+        if (auto s = self.lock()) (*s)->abandoned(ask);
+    });
     asking_[ask].timer = timers_.start(kAcceptTimeout, [self, ask] {
         if (auto s = self.lock()) (*s)->answered(ask, std::nullopt);
     });
@@ -91,6 +95,29 @@ void L2capChannels::answered(uint64_t ask, std::optional<uint32_t> status) {
     open(accepted, std::move(socket));
 }
 
+void L2capChannels::abandoned(uint64_t ask) {
+    auto it = asking_.find(ask);
+    if (it == asking_.end()) return;
+    const l2cap::ChannelInfo& info = it->second.info;
+    events_.push(L2capDisconnect{info.conn_handle, info.cid, info.psm, ECONNRESET});
+    timers_.cancel(it->second.timer);
+    asking_.erase(it);  // the request called us: Request allows destroying it here
+}
+
+void L2capChannels::retire(Key key) {
+    for (auto it = asking_.begin(); it != asking_.end();) {
+        const l2cap::ChannelInfo& info = it->second.info;
+        if (Key{info.conn_handle, info.cid} != key) {
+            ++it;
+            continue;
+        }
+        events_.push(L2capDisconnect{info.conn_handle, info.cid, info.psm, ECONNRESET});
+        timers_.cancel(it->second.timer);
+        it = asking_.erase(it);
+    }
+    if (auto it = channels_.find(key); it != channels_.end() && it->second->open()) it->second->end();
+}
+
 void L2capChannels::connect(uint16_t conn_handle, const LeAddress& local, const LeAddress& peer, uint16_t psm,
                             uint16_t mtu) {
     check(psm, mtu);
@@ -120,6 +147,7 @@ void L2capChannels::connected(uint64_t attempt, std::unique_ptr<l2cap::Socket> s
 
 void L2capChannels::open(const l2cap::ChannelInfo& info, std::unique_ptr<l2cap::Socket> socket) {
     Key key{info.conn_handle, info.cid};
+    retire(key);
     // A channel that ended with data still unread goes when the kernel reuses its numbers.
     channels_.erase(key);
     std::weak_ptr<L2capChannels*> self = self_;

@@ -85,6 +85,11 @@ private:
     void requested(const l2cap::ChannelInfo& info, std::unique_ptr<l2cap::Request> request);
     // nullopt: no answer in time.
     void answered(uint64_t ask, std::optional<uint32_t> status);
+    // The peer closed a channel while the application decided.
+    void abandoned(uint64_t ask);
+    // The kernel gave a new channel these numbers: whatever still had them
+    // (a request or channel whose end we have not seen yet) is gone.
+    void retire(Key key);
     void connected(uint64_t attempt, std::unique_ptr<l2cap::Socket> socket, const l2cap::ChannelInfo& info,
                    int error);
     void open(const l2cap::ChannelInfo& info, std::unique_ptr<l2cap::Socket> socket);

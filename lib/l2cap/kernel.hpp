@@ -18,6 +18,9 @@ namespace ubt::l2cap {
 class Request {
 public:
     virtual ~Request() = default;
+    // Reports the peer closing the channel while it waits (once; the
+    // handler may destroy the request).
+    virtual void on_hang_up(std::function<void()> hung_up) = 0;
     // Accepts: the channel's socket (info updated should its numbers have
     // changed), or nullptr and an errno when the channel went.
     virtual std::unique_ptr<Socket> accept(ChannelInfo& info, int& error) = 0;

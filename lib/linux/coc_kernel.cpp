@@ -61,15 +61,35 @@ void bind_to(int fd, const LeAddress& local, uint16_t psm) {
 class CocRequest : public l2cap::Request {
 public:
     CocRequest(EventLoop& loop, UniqueFd fd) : loop_(loop), fd_(std::move(fd)) {}
+    ~CocRequest() override { stop_watching(); }
+
+    void on_hang_up(std::function<void()> hung_up) override {
+        hung_up_ = std::move(hung_up);
+        // Hang-ups only: what the peer sends stays unread until the answer.
+        loop_.watch(fd_.get(), EPOLLRDHUP, [this](uint32_t events) {
+            if (!(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) return;
+            stop_watching();
+            auto hung_up = std::move(hung_up_);
+            hung_up();  // last: it may destroy this request
+        });
+        watching_ = true;
+    }
 
     std::unique_ptr<l2cap::Socket> accept(l2cap::ChannelInfo& info, int&) override {
-        // A channel the peer closed meanwhile hangs up at once, with DISCONNECT.
+        stop_watching();
         return std::make_unique<CocSocket>(loop_, std::move(fd_), info);
     }
 
 private:
+    void stop_watching() {
+        if (watching_) loop_.unwatch(fd_.get());
+        watching_ = false;
+    }
+
     EventLoop& loop_;
     UniqueFd fd_;
+    std::function<void()> hung_up_;
+    bool watching_ = false;
 };
 
 class CocListener : public l2cap::Pending {

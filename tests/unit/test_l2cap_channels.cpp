@@ -90,6 +90,7 @@ struct RequestState {
     std::optional<uint16_t> peer_mtu = kPeerMtu;  // what accept learns; nullopt: the numbers stay
     int accepts = 0;
     bool destroyed = false;  // without an accept: rejected
+    std::function<void()> hang_up;  // the peer closing the channel while it waits
     SocketProbe probe;
 
     bool rejected() const { return destroyed && accepts == 0; }
@@ -99,6 +100,8 @@ class FakeRequest : public l2cap::Request {
 public:
     explicit FakeRequest(std::shared_ptr<RequestState> state) : state_(std::move(state)) {}
     ~FakeRequest() override { state_->destroyed = true; }
+
+    void on_hang_up(std::function<void()> hung_up) override { state_->hang_up = std::move(hung_up); }
 
     std::unique_ptr<l2cap::Socket> accept(ChannelInfo& info, int& error) override {
         ++state_->accepts;
