@@ -15,20 +15,32 @@ EventLoop::EventLoop() : epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {
 
 EventLoop::~EventLoop() { ::close(epoll_fd_); }
 
+namespace {
+// An event names its fd and the watch's generation: a closed fd's number can
+// be reused by a new watch while the same epoll batch still holds events
+// for the old one, which must not reach the new handler.
+uint64_t event_tag(int fd, uint32_t generation) {
+    return (uint64_t{generation} << 32) | static_cast<uint32_t>(fd);
+}
+}  // namespace
+
 void EventLoop::watch(int fd, uint32_t events, FdHandler handler) {
+    uint32_t generation = next_generation_++;
     epoll_event ev{};
     ev.events = events;
-    ev.data.fd = fd;
+    ev.data.u64 = event_tag(fd, generation);
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
         throw std::system_error(errno, std::generic_category(), "epoll_ctl add");
     }
-    handlers_[fd] = std::make_shared<FdHandler>(std::move(handler));
+    handlers_[fd] = Watch{generation, std::make_shared<FdHandler>(std::move(handler))};
 }
 
 void EventLoop::modify(int fd, uint32_t events) {
+    auto it = handlers_.find(fd);
+    if (it == handlers_.end()) throw std::system_error(ENOENT, std::generic_category(), "epoll_ctl mod");
     epoll_event ev{};
     ev.events = events;
-    ev.data.fd = fd;
+    ev.data.u64 = event_tag(fd, it->second.generation);
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) < 0) {
         throw std::system_error(errno, std::generic_category(), "epoll_ctl mod");
     }
@@ -51,9 +63,11 @@ void EventLoop::run() {
             throw std::system_error(errno, std::generic_category(), "epoll_wait");
         }
         for (int i = 0; i < n && running_; ++i) {
-            auto it = handlers_.find(events[i].data.fd);
-            if (it == handlers_.end()) continue;
-            std::shared_ptr<FdHandler> handler = it->second;
+            int fd = static_cast<int>(events[i].data.u64 & 0xffffffffu);
+            auto generation = static_cast<uint32_t>(events[i].data.u64 >> 32);
+            auto it = handlers_.find(fd);
+            if (it == handlers_.end() || it->second.generation != generation) continue;  // unwatched in this batch
+            std::shared_ptr<FdHandler> handler = it->second.handler;
             (*handler)(events[i].events);
         }
         run_due_timers();

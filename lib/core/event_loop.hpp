@@ -48,8 +48,12 @@ private:
 
     int epoll_fd_;
     bool running_ = false;
-    // shared_ptr so a handler that unwatches itself is not destroyed mid-call.
-    std::map<int, std::shared_ptr<FdHandler>> handlers_;
+    struct Watch {
+        uint32_t generation;  // tells this watch from an earlier one of the same fd number
+        std::shared_ptr<FdHandler> handler;  // shared: a handler that unwatches itself is not destroyed mid-call
+    };
+    std::map<int, Watch> handlers_;
+    uint32_t next_generation_ = 1;
     PrepareHook prepare_;
     ErrorHook timer_error_;
     // Pending timers in deadline order; ids grow, so equal deadlines keep start order.
