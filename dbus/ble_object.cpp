@@ -116,7 +116,9 @@ void BleObject::set_handler(std::optional<Handler> handler) {
     adapter_.set_read_request_asker(
         [this](uint16_t conn, uint16_t attr, std::function<void(uint32_t)> answer) { ask_read(conn, attr, std::move(answer)); });
     adapter_.set_l2cap_accept_asker(
-        [this](const l2cap::ChannelInfo& info, std::function<void(uint32_t)> answer) { ask_accept(info, std::move(answer)); });
+        [this](const l2cap::ChannelInfo& info, std::function<void(std::optional<uint32_t>)> answer) {
+            ask_accept(info, std::move(answer));
+        });
 }
 
 void BleObject::ask_read(uint16_t conn_handle, uint16_t attr_handle, std::function<void(uint32_t)> answer) {
@@ -462,8 +464,11 @@ std::tuple<sdbus::UnixFd, std::vector<uint8_t>> BleObject::L2capAcquire(const ui
     });
 }
 
-void BleObject::ask_accept(const l2cap::ChannelInfo& info, std::function<void(uint32_t)> answer) {
-    if (!handler_) return;  // the channel table's own timer refuses it
+void BleObject::ask_accept(const l2cap::ChannelInfo& info, std::function<void(std::optional<uint32_t>)> answer) {
+    if (!handler_) {
+        answer(std::nullopt);
+        return;
+    }
     try {
         handler_->proxy->callMethodAsync("L2capAccept")
             .onInterface(kHandlerInterface)
@@ -477,7 +482,7 @@ void BleObject::ask_accept(const l2cap::ChannelInfo& info, std::function<void(ui
                     if (error) {
                         spdlog::warn("{}: the handler did not answer for L2CAP channel {} ({}): it is refused", name,
                                      cid, error->getMessage());
-                        answer(ECONNREFUSED);
+                        answer(std::nullopt);
                         return;
                     }
                     if (status != 0) spdlog::info("{}: the handler refused L2CAP channel {} ({})", name, cid, status);
@@ -489,7 +494,7 @@ void BleObject::ask_accept(const l2cap::ChannelInfo& info, std::function<void(ui
     } catch (const sdbus::Error& e) {
         spdlog::warn("{}: the handler could not be asked about L2CAP channel {} ({}): it is refused", adapter_.name(),
                      info.cid, e.getMessage());
-        answer(ECONNREFUSED);
+        answer(std::nullopt);
     }
 }
 

@@ -89,8 +89,8 @@ private:
     void set_handler(std::optional<Handler> handler);
     // _IRQ_GATTS_READ_REQUEST to the handler; an error or no answer denies the read.
     void ask_read(uint16_t conn_handle, uint16_t attr_handle, std::function<void(uint32_t)> answer);
-    // _IRQ_L2CAP_ACCEPT to the handler; an error refuses the channel.
-    void ask_accept(const l2cap::ChannelInfo& info, std::function<void(uint32_t)> answer);
+    // _IRQ_L2CAP_ACCEPT to the handler; an error refuses the channel (answer nullopt).
+    void ask_accept(const l2cap::ChannelInfo& info, std::function<void(std::optional<uint32_t>)> answer);
     // A bus name went away: a handler it registered goes with it.
     void name_owner_changed(const std::string& name, const std::string& new_owner);
 

@@ -97,6 +97,15 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
                     }}) {
     gatt_db_.build({}, gap_name_);
     l2cap_.set_kernel(l2cap_kernel);
+    l2cap_.set_link_check([this](uint16_t conn_handle) {
+        try {
+            hci_.drain_port();
+            dispatch_hci_events();
+        } catch (const std::exception&) {
+            // The controller is going away, or an event failed: judge by what is known.
+        }
+        return connections_.connected(conn_handle);
+    });
     std::random_device rng;
     static_address_ = random_static_address(rng);
     for (auto& b : irk_) b = static_cast<uint8_t>(rng());

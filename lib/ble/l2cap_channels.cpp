@@ -52,6 +52,13 @@ void L2capChannels::listen(const LeAddress& local, uint16_t psm, uint16_t mtu) {
 }
 
 void L2capChannels::requested(const l2cap::ChannelInfo& info, std::unique_ptr<l2cap::Request> request) {
+    // A link whose end (and the start of a new link with its handle) we have
+    // not seen yet would end the channel at once, or the wrong one later.
+    if (link_check_ && !link_check_(info.conn_handle)) {
+        spdlog::warn("L2CAP {} is on a link this adapter does not have: closed",
+                     channel_name(info.conn_handle, info.cid));
+        return;  // destroying the request closes the channel
+    }
     retire({info.conn_handle, info.cid});
     events_.push(L2capAccept{{info.conn_handle, info.cid, info.psm, info.our_mtu, info.peer_mtu}});
     uint64_t ask = next_id_++;
@@ -65,26 +72,24 @@ void L2capChannels::requested(const l2cap::ChannelInfo& info, std::unique_ptr<l2
         if (auto s = self.lock()) (*s)->abandoned(ask);
     });
     asking_[ask].timer = timers_.start(kAcceptTimeout, [self, ask] {
-        if (auto s = self.lock()) (*s)->answered(ask, std::nullopt);
+        if (auto s = self.lock()) (*s)->undecided(ask, ETIMEDOUT);
     });
-    asker_(info, [self, ask](uint32_t status) {
-        if (auto s = self.lock()) (*s)->answered(ask, status);
+    asker_(info, [self, ask](std::optional<uint32_t> status) {
+        auto s = self.lock();
+        if (!s) return;
+        if (status) (*s)->answered(ask, *status);
+        else (*s)->undecided(ask, ECONNREFUSED);
     });
 }
 
-void L2capChannels::answered(uint64_t ask, std::optional<uint32_t> status) {
+void L2capChannels::answered(uint64_t ask, uint32_t status) {
     auto it = asking_.find(ask);
     if (it == asking_.end()) return;  // answered already, or the link went
     Asking asking = std::move(it->second);
     asking_.erase(it);
     timers_.cancel(asking.timer);
     const l2cap::ChannelInfo& info = asking.info;
-    if (!status) {
-        // Not answered in time: refused, and said so, as the application never decided.
-        events_.push(L2capDisconnect{info.conn_handle, info.cid, info.psm, ETIMEDOUT});
-        return;
-    }
-    if (*status != 0) return;  // the application refused it (destroying the request tells the peer)
+    if (status != 0) return;  // the application refused it (destroying the request tells the peer)
     l2cap::ChannelInfo accepted = info;
     int error = 0;
     auto socket = asking.request->accept(accepted, error);
@@ -93,6 +98,16 @@ void L2capChannels::answered(uint64_t ask, std::optional<uint32_t> status) {
         return;
     }
     open(accepted, std::move(socket));
+}
+
+void L2capChannels::undecided(uint64_t ask, uint32_t reason) {
+    auto it = asking_.find(ask);
+    if (it == asking_.end()) return;
+    const l2cap::ChannelInfo& info = it->second.info;
+    // Refused, and said so, as the application never decided.
+    events_.push(L2capDisconnect{info.conn_handle, info.cid, info.psm, reason});
+    timers_.cancel(it->second.timer);
+    asking_.erase(it);
 }
 
 void L2capChannels::abandoned(uint64_t ask) {
@@ -121,6 +136,9 @@ void L2capChannels::retire(Key key) {
 void L2capChannels::connect(uint16_t conn_handle, const LeAddress& local, const LeAddress& peer, uint16_t psm,
                             uint16_t mtu) {
     check(psm, mtu);
+    if (connecting_.size() >= kMaxAttempts) {
+        throw BleError(ErrorCode::Busy, std::to_string(kMaxAttempts) + " L2CAP channels are being opened already");
+    }
     uint64_t attempt = next_id_++;
     std::weak_ptr<L2capChannels*> self = self_;
     auto pending = kernel().connect(local, peer, psm, mtu,
@@ -133,6 +151,7 @@ void L2capChannels::connect(uint16_t conn_handle, const LeAddress& local, const 
 
 void L2capChannels::connected(uint64_t attempt, std::unique_ptr<l2cap::Socket> socket,
                               const l2cap::ChannelInfo& info, int error) {
+    if (link_check_) link_check_(info.conn_handle);  // a link that ended meanwhile ends the attempt (104)
     auto it = connecting_.find(attempt);
     if (it == connecting_.end()) return;
     uint16_t conn_handle = it->second.conn_handle;
@@ -149,7 +168,13 @@ void L2capChannels::open(const l2cap::ChannelInfo& info, std::unique_ptr<l2cap::
     Key key{info.conn_handle, info.cid};
     retire(key);
     // A channel that ended with data still unread goes when the kernel reuses its numbers.
-    channels_.erase(key);
+    if (auto old = channels_.find(key); old != channels_.end()) {
+        if (size_t unread = old->second->available()) {
+            spdlog::warn("L2CAP {} ended with {} bytes unread: dropped, as the kernel gave its numbers to a new channel",
+                         channel_name(key.first, key.second), unread);
+        }
+        channels_.erase(old);
+    }
     std::weak_ptr<L2capChannels*> self = self_;
     l2cap::ChannelEvents events{
         [this, info] { events_.push(L2capRecv{info.conn_handle, info.cid}); },

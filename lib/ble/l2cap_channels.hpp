@@ -21,11 +21,12 @@
 
 namespace ubt::ble {
 
-// Asks the application whether to accept a channel the peer asked for;
-// answer(0) accepts, anything else rejects. answer() may be called later,
-// or never.
-using L2capAcceptAsker =
-    std::function<void(const l2cap::ChannelInfo& info, std::function<void(uint32_t status)> answer)>;
+// Asks the application whether to accept a channel the peer opened;
+// answer(0) accepts, another status refuses, nullopt says the application
+// could not be asked (refused, with L2capDisconnect 111). answer() may be
+// called later, or never.
+using L2capAcceptAsker = std::function<void(const l2cap::ChannelInfo& info,
+                                            std::function<void(std::optional<uint32_t> status)> answer)>;
 
 class L2capChannels {
 public:
@@ -38,13 +39,17 @@ public:
     void set_kernel(l2cap::Kernel* kernel) { kernel_ = kernel; }
     // nullptr: channels are accepted without asking.
     void set_accept_asker(L2capAcceptAsker asker) { asker_ = std::move(asker); }
+    // Brings the adapter's link table up to date with the kernel's events
+    // (they come on another socket), then says whether conn_handle is one
+    // of its links. Called before a channel the kernel reports is taken.
+    void set_link_check(std::function<bool(uint16_t conn_handle)> check) { link_check_ = std::move(check); }
 
     // InvalidArgs for a PSM outside 1-255 or an MTU below 23.
     static void check(uint16_t psm, uint16_t mtu);
 
     // Throw BleError: InvalidArgs for a PSM outside 1-255 or an MTU below
-    // 23, Busy for a PSM already listened on, NotFound for a channel that is
-    // not there, Failed when the kernel refuses.
+    // 23, Busy for a PSM already listened on or kMaxAttempts opening,
+    // NotFound for a channel that is not there, Failed when the kernel refuses.
     void listen(const LeAddress& local, uint16_t psm, uint16_t mtu);
     void connect(uint16_t conn_handle, const LeAddress& local, const LeAddress& peer, uint16_t psm, uint16_t mtu);
     void disconnect(uint16_t conn_handle, uint16_t cid);
@@ -67,6 +72,9 @@ public:
     // Ended channels whose data is still unread; beyond this many the
     // oldest go, so peers that open and close channels cannot grow memory.
     static constexpr size_t kMaxEndedChannels = 64;
+    // Channels being opened at once (each holds a socket for up to 40 s);
+    // more are Busy. A link has room for 64 channels.
+    static constexpr size_t kMaxAttempts = 64;
 
 private:
     using Key = std::pair<uint16_t, uint16_t>;  // conn_handle, cid
@@ -83,8 +91,9 @@ private:
 
     l2cap::Kernel& kernel() const;
     void requested(const l2cap::ChannelInfo& info, std::unique_ptr<l2cap::Request> request);
-    // nullopt: no answer in time.
-    void answered(uint64_t ask, std::optional<uint32_t> status);
+    void answered(uint64_t ask, uint32_t status);
+    // No decision came: refused, with L2capDisconnect(reason).
+    void undecided(uint64_t ask, uint32_t reason);
     // The peer closed a channel while the application decided.
     void abandoned(uint64_t ask);
     // The kernel gave a new channel these numbers: whatever still had them
@@ -102,6 +111,7 @@ private:
     EventQueue& events_;
     l2cap::Kernel* kernel_ = nullptr;
     L2capAcceptAsker asker_;
+    std::function<bool(uint16_t)> link_check_;
     std::map<uint16_t, std::unique_ptr<l2cap::Pending>> listeners_;  // by PSM
     std::map<uint64_t, Asking> asking_;
     std::map<uint64_t, Connecting> connecting_;

@@ -2,7 +2,6 @@
 
 #include <bluetooth/bluetooth.h>
 #include <bluetooth/l2cap.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <spdlog/spdlog.h>
@@ -14,8 +13,8 @@ namespace ubt::linux_bt {
 
 namespace {
 
-// A hang-up can be reported (a 0 from recv, or ECONNRESET once) while SDUs
-// are still queued behind it: reads go on while the kernel says bytes wait.
+// Reads that return no SDU (an empty one, or a hang-up or error reported
+// ahead of queued SDUs) before receive() pauses.
 constexpr int kMaxEmptyReads = 64;
 // A handed-over socket gets the system's default receive buffer back (the
 // kernel doubles what is set: 212992), for throughput; ours is kept small so
@@ -98,24 +97,25 @@ l2cap::Socket::Sent CocSocket::send(ByteView sdu) {
 std::optional<Bytes> CocSocket::receive() {
     if (!fd_) return std::nullopt;
     for (int empty = 0; empty < kMaxEmptyReads;) {
-        int flags = 0;
         iovec iov{scratch_.data(), scratch_.size()};
         msghdr msg{};
         msg.msg_iov = &iov;
         msg.msg_iovlen = 1;
         ssize_t n = ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT);
-        flags = msg.msg_flags;
         if (n > 0) {
-            if (flags & MSG_TRUNC) spdlog::warn("an L2CAP SDU larger than our MTU was cut to {} bytes", n);
+            if (msg.msg_flags & MSG_TRUNC) spdlog::warn("an L2CAP SDU larger than our MTU was cut to {} bytes", n);
             return Bytes(scratch_.begin(), scratch_.begin() + n);
         }
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == EAGAIN) return std::nullopt;
-        // An empty SDU, or an end reported ahead of queued SDUs.
-        int queued = 0;
-        if (::ioctl(fd_.get(), FIONREAD, &queued) < 0 || queued <= 0) return std::nullopt;
+        if (n < 0 && errno == EAGAIN) return std::nullopt;  // the queue is empty: the next SDU is a new edge
+        // An empty SDU, the end reported ahead of queued SDUs, or an error
+        // reported once before them: read on until the queue says EAGAIN.
         ++empty;
     }
+    // Many empty reads in a row (a shut-down socket, or a peer sending empty
+    // SDUs): stop for now, and re-arm the edge-triggered watch so SDUs still
+    // queued are reported again rather than stranded.
+    update_watch();
     return std::nullopt;
 }
 

@@ -214,8 +214,9 @@ class BLE:
         (larger: EMSGSIZE), one recv() returns one SDU (read with a buffer of at
         least our MTU: a shorter one truncates the SDU and loses the rest).
         Flow control is the kernel's: not reading withholds credits from the
-        peer; a send() that finds no credits blocks, or raises BlockingIOError
-        when non-blocking, until the peer grants more. It is returned in
+        peer; a send() that finds no credits blocks until the peer grants more
+        (for at most the kernel's send timeout, 40 s, then BlockingIOError), or
+        raises BlockingIOError at once when non-blocking. It is returned in
         blocking mode, like any new Python socket; use settimeout() or
         setblocking(False) as needed. Ends of the channel as the kernel reports
         them: a recv() that returns b"" can come ahead of SDUs still queued (read
