@@ -1029,3 +1029,227 @@ TEST_CASE("an ended channel whose cid was reused is as old as its last end when 
     CHECK(fx.l2cap->receive(1, 0x40, 10) == Bytes{0xbb});
     CHECK(fx.l2cap->receive(3, 0x40, 10) == Bytes{0});
 }
+
+// --- The peer closing a waiting channel, and numbers the kernel reuses ---
+
+TEST_CASE("a request the peer closes while the application decides ends with L2capDisconnect 104; its late "
+          "answer does nothing",
+          "[l2cap_channels]") {
+    Fixture fx;
+    fx.ask_later();
+    fx.l2cap->listen(kLocal, kPsm, kOurMtu);
+    auto request = fx.kernel.request(0, 1, 0x40);
+    auto other = fx.kernel.request(0, 1, 0x41);
+    CHECK(fx.events() == Events{"accept 1 64 128 100 0", "accept 1 65 128 100 0"});
+    REQUIRE(request->hang_up);  // watched while it waits
+    CHECK(fx.accept_timers() == 2);
+
+    auto hang_up = std::move(request->hang_up);  // reported once, as the kernel side does
+    hang_up();
+    CHECK(fx.events() == Events{"disconnect 1 64 128 104"});
+    CHECK(request->rejected());  // let go unaccepted
+    CHECK(fx.accept_timers() == 1);  // its timeout went with it
+    fx.answers[0](0);
+    fx.answers[0](1);
+    CHECK(request->accepts == 0);
+    CHECK(fx.events().empty());
+    CHECK(error_of([&] { fx.l2cap->available(1, 0x40); }) == ErrorCode::NotFound);
+
+    // The other request waits on, and its answer still counts.
+    CHECK_FALSE(other->destroyed);
+    fx.answers[1](0);
+    CHECK(other->accepts == 1);
+    CHECK(fx.events() == Events{"connect 1 65 128 100 150"});
+    CHECK(fx.timers.pending.empty());
+}
+
+TEST_CASE("a request the peer closed while the application decided: its timeout, should it fire, does nothing",
+          "[l2cap_channels]") {
+    // A Timers that cannot cancel: the callback must find the ask gone by itself.
+    class StubbornTimers : public Timers {
+    public:
+        Id start(std::chrono::milliseconds, std::function<void()> callback) override {
+            callbacks.push_back(std::move(callback));
+            return callbacks.size();
+        }
+        void cancel(Id) override {}
+        std::vector<std::function<void()>> callbacks;
+    };
+    StubbornTimers timers;
+    EventQueue queue(1 << 20);
+    FakeKernel kernel;
+    L2capChannels l2cap(timers, queue);
+    l2cap.set_kernel(&kernel);
+    l2cap.set_accept_asker([](const ChannelInfo&, std::function<void(uint32_t)>) {});
+    l2cap.listen(kLocal, kPsm, kOurMtu);
+    auto request = kernel.request(0, 1, 0x40);
+    REQUIRE(queue.pop());  // the L2capAccept
+    REQUIRE(request->hang_up);
+    request->hang_up();
+    auto ended = queue.pop();
+    REQUIRE(ended);
+    CHECK(describe(*ended) == "disconnect 1 64 128 104");
+    REQUIRE(timers.callbacks.size() == 1);
+    timers.callbacks[0]();
+    CHECK_FALSE(queue.pop());
+}
+
+TEST_CASE("a hang-up reported after the ask ended, or after the channels are gone, does nothing",
+          "[l2cap_channels]") {
+    Fixture fx;
+    fx.ask_later();
+    fx.l2cap->listen(kLocal, kPsm, kOurMtu);
+    auto accepted = fx.kernel.request(0, 1, 0x40);
+    auto waiting = fx.kernel.request(0, 1, 0x41);
+    REQUIRE(accepted->hang_up);
+    REQUIRE(waiting->hang_up);
+    fx.answers[0](0);
+    fx.events();
+    accepted->hang_up();  // the request is the channel now: its socket reports the end
+    CHECK(fx.events().empty());
+    CHECK(fx.l2cap->send(1, 0x40, Bytes{1}));
+
+    fx.l2cap.reset();
+    waiting->hang_up();
+    CHECK(fx.events().empty());
+}
+
+TEST_CASE("a request with the numbers of a waiting one: the waiting one ends with L2capDisconnect 104 first, "
+          "and its late answer does nothing",
+          "[l2cap_channels]") {
+    // The peer closed the first channel and opened another; the kernel gave
+    // it the free cid before the close was reported.
+    Fixture fx;
+    fx.ask_later();
+    fx.l2cap->listen(kLocal, kPsm, kOurMtu);
+    auto old = fx.kernel.request(0, 1, 0x40);
+    fx.events();
+    auto fresh = fx.kernel.request(0, 1, 0x40, std::make_shared<RequestState>(), 0x77);
+    CHECK(fx.events() == Events{"disconnect 1 64 128 104", "accept 1 64 128 100 119"});
+    CHECK(old->rejected());
+    CHECK(fx.accept_timers() == 1);  // the new one's
+
+    REQUIRE(fx.answers.size() == 2);
+    fx.answers[0](0);  // the old one's answer
+    CHECK(old->accepts == 0);
+    CHECK(fresh->accepts == 0);
+    CHECK_FALSE(fresh->destroyed);
+    CHECK(fx.events().empty());
+    fx.answers[1](0);
+    CHECK(fresh->accepts == 1);
+    CHECK(fx.events() == Events{"connect 1 64 128 100 150"});
+    fx.timers.fire_all();
+    CHECK(fx.events().empty());
+    CHECK_FALSE(*fresh->probe.gone);
+}
+
+TEST_CASE("a channel we open with the numbers of a request the peer closed: L2capDisconnect 104 then "
+          "L2capConnect, and the request's late answer leaves our channel open",
+          "[l2cap_channels]") {
+    // listen; a request (1, 0x40) asked later; the peer closes it; our
+    // connect opens (1, 0x40) before the close is reported; the answer comes.
+    Fixture fx;
+    fx.ask_later();
+    fx.l2cap->listen(kLocal, kPsm, kOurMtu);
+    auto request = fx.kernel.request(0, 1, 0x40);
+    fx.events();
+    fx.l2cap->connect(1, kLocal, kPeer, 0x81, kOurMtu);
+    auto ours = fx.kernel.open(0, 1, 0x40);
+    CHECK(fx.events() == Events{"disconnect 1 64 128 104", "connect 1 64 129 100 150"});
+    CHECK(request->rejected());
+    CHECK(fx.timers.pending.empty());  // the request's timeout went with it
+
+    fx.answers[0](0);
+    CHECK(request->accepts == 0);
+    CHECK(fx.events().empty());  // no second L2capConnect
+    CHECK_FALSE(*ours.gone);
+    CHECK(fx.l2cap->send(1, 0x40, Bytes{1, 2}));
+    CHECK(ours.socket->sent == std::vector<Bytes>{{1, 2}});
+    ours.socket->incoming = {{3}};
+    ours.socket->events.readable();
+    CHECK(fx.events() == Events{"recv 1 64"});
+    CHECK(fx.l2cap->receive(1, 0x40, 10) == Bytes{3});
+    fx.timers.fire_all();
+    CHECK(fx.events().empty());
+    CHECK_FALSE(*ours.gone);
+}
+
+TEST_CASE("an open channel whose numbers a new request gets ends first with L2capDisconnect 0, its data kept "
+          "readable until the new channel replaces it",
+          "[l2cap_channels]") {
+    // The channel ended in the kernel, which gave its cid to the peer's next
+    // channel before the hang-up was reported.
+    Fixture fx;
+    auto old = fx.incoming(1, 0x40);
+    fx.events();
+    old.socket->incoming = {{1, 2}, {3}};  // queued in the kernel, not yet reported
+    fx.ask_later();
+    auto fresh = fx.kernel.request(0, 1, 0x40);
+    CHECK(fx.events() == Events{"recv 1 64", "disconnect 1 64 128 0", "accept 1 64 128 100 0"});
+    CHECK_FALSE(*old.gone);
+    CHECK(fx.l2cap->available(1, 0x40) == 3);
+    CHECK(error_of([&] { fx.l2cap->send(1, 0x40, Bytes{1}); }) == ErrorCode::NotFound);
+    CHECK(fx.l2cap->receive(1, 0x40, 2) == Bytes{1, 2});
+    old.socket->events.hung_up();  // the late report changes nothing
+    CHECK(fx.events().empty());
+
+    fx.answers[0](0);
+    CHECK(*old.gone);  // replaced: the byte left unread went with it
+    CHECK(fx.events() == Events{"connect 1 64 128 100 150"});
+    CHECK(fx.l2cap->available(1, 0x40) == 0);
+    CHECK(fx.l2cap->send(1, 0x40, Bytes{7}));
+    CHECK(fresh->probe.socket->sent == std::vector<Bytes>{{7}});
+}
+
+TEST_CASE("an open channel whose numbers a new request gets, refused: the ended channel stays readable",
+          "[l2cap_channels]") {
+    Fixture fx;
+    auto old = fx.incoming(1, 0x40);
+    fx.events();
+    old.socket->incoming = {{1, 2}};
+    fx.ask_later();
+    auto fresh = fx.kernel.request(0, 1, 0x40);
+    CHECK(fx.events() == Events{"recv 1 64", "disconnect 1 64 128 0", "accept 1 64 128 100 0"});
+    fx.answers[0](1);
+    CHECK(fresh->rejected());
+    CHECK(fx.events().empty());
+    fx.timers.fire_all();  // the sweep keeps it: two bytes are left
+    CHECK(fx.l2cap->receive(1, 0x40, 10) == Bytes{1, 2});
+    CHECK(*old.gone);
+    CHECK(error_of([&] { fx.l2cap->available(1, 0x40); }) == ErrorCode::NotFound);
+}
+
+TEST_CASE("an open channel whose numbers a channel we open gets ends first with L2capDisconnect 0, then "
+          "L2capConnect",
+          "[l2cap_channels]") {
+    Fixture fx;
+    auto old = fx.incoming(1, 0x40);
+    fx.events();
+    old.socket->incoming = {{1}};
+    fx.l2cap->connect(1, kLocal, kPeer, 0x81, kOurMtu);
+    auto fresh = fx.kernel.open(0, 1, 0x40);
+    CHECK(fx.events() == Events{"recv 1 64", "disconnect 1 64 128 0", "connect 1 64 129 100 150"});
+    CHECK(*old.gone);  // replaced at once, with what it held
+    CHECK(fx.l2cap->available(1, 0x40) == 0);
+    CHECK(fx.l2cap->send(1, 0x40, Bytes{7}));
+    CHECK(fresh.socket->sent == std::vector<Bytes>{{7}});
+    fx.timers.fire_all();  // the sweep leaves the new channel
+    CHECK_FALSE(*fresh.gone);
+    CHECK(fx.events().empty());
+}
+
+TEST_CASE("a channel that ends when its numbers are reused is not stalled any more: no L2capSendReady after",
+          "[l2cap_channels]") {
+    Fixture fx;
+    auto old = fx.incoming(1, 0x40);
+    old.socket->room = 0;
+    CHECK_FALSE(fx.l2cap->send(1, 0x40, Bytes{5}));
+    fx.events();
+    fx.ask_later();
+    fx.kernel.request(0, 1, 0x40);
+    CHECK(fx.events() == Events{"disconnect 1 64 128 0", "accept 1 64 128 100 0"});
+    old.socket->room = 1;
+    old.socket->events.writable();
+    CHECK(fx.events().empty());
+    CHECK(old.socket->sent.empty());  // the held SDU went with the channel
+}

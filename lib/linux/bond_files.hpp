@@ -1,0 +1,73 @@
+#pragma once
+// The bond files of one adapter, <root>/bonds/<adapter>/<peer>.bond: owns the
+// open directory. Blocking file I/O (store() waits for fsync): the daemon's
+// loop thread only, one BondFiles per adapter directory.
+
+#include <string>
+#include <vector>
+
+#include "core/address.hpp"
+#include "fd.hpp"
+#include "sm/bond.hpp"
+
+namespace ubt::linux_bt {
+
+// A file load() skipped or deleted, and why.
+struct BondProblem {
+    std::string path;
+    std::string reason;
+};
+
+struct LoadedBonds {
+    std::vector<sm::Bond> bonds;  // in file name order
+    std::vector<BondProblem> problems;
+};
+
+// Layout (the root is the daemon's state directory, /var/lib/ubluetoothd):
+//   <root>/bonds/                      0700
+//   <root>/bonds/00AA01000000/         0700, the adapter's identity address
+//   <root>/bonds/00AA01000000/random-C0AA01010001.bond   0600, sm::encode()
+// A bond file is named by the peer's identity address type (public or random)
+// and address, most significant byte first. `bonds` and the adapter directory
+// must not be symbolic links (the root may be, as systemd's DynamicUser makes
+// it); files are opened with O_NOFOLLOW.
+class BondFiles {
+public:
+    // Opens the adapter's directory, creating the root, `bonds` and the
+    // adapter directory with mode 0700 as needed. An existing directory that
+    // group or others may use is set to 0700, and load() reports it. Throws
+    // BleError(Failed) naming the path when a directory cannot be made or
+    // opened, is a symbolic link, or belongs to another user.
+    BondFiles(const std::string& root, const Address& adapter);
+
+    const std::string& directory() const { return directory_; }
+    // "public-00AA01010001.bond" or "random-C0AA01010001.bond".
+    static std::string file_name(const LeAddress& peer);
+
+    // Writes the bond durably, replacing the peer's previous bond: a
+    // temporary <name>.tmp (0600, O_EXCL, a stale one removed first) is
+    // written, fsynced and renamed over <name>, then the directory is
+    // fsynced. When it returns, the bond survives a crash or power loss; if it
+    // throws, the previous file is untouched. Throws BleError(InvalidArgs) for
+    // an invalid bond (sm::validate) and BleError(Failed) for a file system
+    // error.
+    void store(const sm::Bond& bond);
+    // Deletes the peer's bond file and fsyncs the directory. Throws
+    // BleError(NotFound) when there is none, BleError(Failed) on other errors.
+    void remove(const LeAddress& peer);
+    // Reads every *.bond file. Never throws for one file's trouble: a file
+    // that is unreadable, malformed, truncated, altered (CRC), named for a
+    // different peer, not a regular file, a symbolic link, owned by another
+    // user or open to group or others (mode & 077) is skipped, left in place
+    // and reported. A *.tmp left by an interrupted store() is deleted and
+    // reported; other files are ignored and reported. Throws BleError(Failed)
+    // only when the directory cannot be read.
+    LoadedBonds load();
+
+private:
+    std::string directory_;
+    UniqueFd dir_;
+    std::vector<BondProblem> directory_problems_;  // reported by the next load()
+};
+
+}  // namespace ubt::linux_bt
