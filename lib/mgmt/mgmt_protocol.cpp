@@ -19,11 +19,24 @@ const char* opcode_name(uint16_t opcode) {
         case op::ReadIndexList: return "Read Index List";
         case op::ReadInfo: return "Read Controller Information";
         case op::SetPowered: return "Set Powered";
+        case op::SetBondable: return "Set Bondable";
+        case op::SetSsp: return "Set Secure Simple Pairing";
         case op::SetLowEnergy: return "Set Low Energy";
         case op::SetLocalName: return "Set Local Name";
+        case op::LoadLongTermKeys: return "Load Long Term Keys";
+        case op::SetIoCapability: return "Set IO Capability";
+        case op::PairDevice: return "Pair Device";
+        case op::CancelPairDevice: return "Cancel Pair Device";
+        case op::UnpairDevice: return "Unpair Device";
+        case op::UserConfirmReply: return "User Confirmation Reply";
+        case op::UserConfirmNegReply: return "User Confirmation Negative Reply";
+        case op::UserPasskeyReply: return "User Passkey Reply";
+        case op::UserPasskeyNegReply: return "User Passkey Negative Reply";
         case op::SetBrEdr: return "Set BR/EDR";
         case op::SetStaticAddress: return "Set Static Address";
+        case op::SetSecureConnections: return "Set Secure Connections";
         case op::SetPrivacy: return "Set Privacy";
+        case op::LoadIdentityResolvingKeys: return "Load Identity Resolving Keys";
     }
     return "Unknown Command";
 }
