@@ -194,6 +194,22 @@ void Connections::on_disconnection_complete(ByteView params) {
     events_.disconnected(c.we_are_central, d->handle, c.peer);
 }
 
+bool Connections::on_encryption_event(const hci::Event& event) {
+    if (event.code != hci::ev::EncryptionChange && event.code != hci::ev::EncryptionChangeV2 &&
+        event.code != hci::ev::EncryptionKeyRefreshComplete) {
+        return false;
+    }
+    auto e = hci::decode_encryption_event(event);
+    // A failed change or refresh is not a change: see encryption_changed.
+    if (!e || e->status != 0) return true;
+    auto it = connections_.find(e->handle);
+    if (it == connections_.end()) return true;
+    bool encrypted = e->enabled != 0;
+    it->second.encrypted = encrypted;
+    if (events_.encryption_changed) events_.encryption_changed(e->handle, encrypted);
+    return true;
+}
+
 void Connections::on_power_off() {
     if (attempt_) fail_attempt(false);
     auto ended = std::move(connections_);

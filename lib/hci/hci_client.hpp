@@ -37,6 +37,8 @@ public:
     CommandResult checked(ByteView packet, const char* what);
 
     void drain_port();
+    // The events that were not a reply to our commands (disconnections, LE
+    // meta events, encryption changes, ...), in the order they came.
     std::optional<Event> next_event();
 
 private:

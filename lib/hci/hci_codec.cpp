@@ -248,6 +248,47 @@ std::optional<DisconnectionComplete> decode_disconnection_complete(ByteView para
     return d;
 }
 
+std::optional<EncryptionChange> decode_encryption_change(ByteView params) {
+    ByteReader r(params);
+    EncryptionChange e;
+    e.status = r.u8();
+    e.handle = r.u16le() & kHandleMask;
+    e.enabled = r.u8();
+    if (!r.done()) return std::nullopt;
+    return e;
+}
+
+std::optional<EncryptionChange> decode_encryption_change_v2(ByteView params) {
+    ByteReader r(params);
+    EncryptionChange e;
+    e.status = r.u8();
+    e.handle = r.u16le() & kHandleMask;
+    e.enabled = r.u8();
+    e.key_size = r.u8();
+    if (!r.done()) return std::nullopt;
+    return e;
+}
+
+std::optional<EncryptionChange> decode_key_refresh_complete(ByteView params) {
+    ByteReader r(params);
+    EncryptionChange e;
+    e.status = r.u8();
+    e.handle = r.u16le() & kHandleMask;
+    e.enabled = 1;
+    e.key_refresh = true;
+    if (!r.done()) return std::nullopt;
+    return e;
+}
+
+std::optional<EncryptionChange> decode_encryption_event(const Event& event) {
+    switch (event.code) {
+        case ev::EncryptionChange: return decode_encryption_change(event.params);
+        case ev::EncryptionChangeV2: return decode_encryption_change_v2(event.params);
+        case ev::EncryptionKeyRefreshComplete: return decode_key_refresh_complete(event.params);
+    }
+    return std::nullopt;
+}
+
 std::optional<ConnectionUpdate> decode_connection_update(const LeMeta& meta) {
     if (meta.subevent != le_ev::ConnectionUpdateComplete) return std::nullopt;
     ByteReader r(meta.params);

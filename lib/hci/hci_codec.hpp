@@ -127,6 +127,25 @@ struct DisconnectionComplete {
 };
 std::optional<DisconnectionComplete> decode_disconnection_complete(ByteView params);
 
+// Encryption Change (v1: status, handle, Encryption_Enabled; v2 adds
+// Encryption_Key_Size) and Encryption Key Refresh Complete (status, handle),
+// Core Vol 4 Part E 7.7.8, 7.7.8.2 and 7.7.39. A refresh leaves the link
+// encrypted: it decodes as enabled = 1 with no key size, and key_refresh set.
+struct EncryptionChange {
+    uint8_t status;
+    uint16_t handle;
+    // 0 off; 1 on (AES-CCM on LE, E0 on BR/EDR); 2 on with AES-CCM (BR/EDR).
+    // Reserved values are kept as they came: anything but 0 means on.
+    uint8_t enabled;
+    std::optional<uint8_t> key_size;  // v2 only, in octets
+    bool key_refresh = false;         // an Encryption Key Refresh Complete
+};
+std::optional<EncryptionChange> decode_encryption_change(ByteView params);
+std::optional<EncryptionChange> decode_encryption_change_v2(ByteView params);
+std::optional<EncryptionChange> decode_key_refresh_complete(ByteView params);
+// Any of the three by event code; nullopt for other codes too.
+std::optional<EncryptionChange> decode_encryption_event(const Event& event);
+
 // LE Connection Update Complete: the parameters now in use.
 struct ConnectionUpdate {
     uint8_t status;

@@ -35,9 +35,15 @@ constexpr uint16_t LeSetExtScanEnable = opcode(0x08, 0x0042);
 
 namespace ev {
 constexpr uint8_t DisconnectionComplete = 0x05;
+constexpr uint8_t EncryptionChange = 0x08;
 constexpr uint8_t CommandComplete = 0x0e;
 constexpr uint8_t CommandStatus = 0x0f;
+constexpr uint8_t EncryptionKeyRefreshComplete = 0x30;
 constexpr uint8_t LeMeta = 0x3e;
+// Core 5.3 and later, only when the host unmasks it (Set Event Mask Page 2,
+// bit 25), which Linux 6.1 does not: decoded in case a kernel does. Above
+// 63, so a raw socket's event filter knows it as bit 0x59 & 63 = 25.
+constexpr uint8_t EncryptionChangeV2 = 0x59;
 }  // namespace ev
 
 namespace le_ev {

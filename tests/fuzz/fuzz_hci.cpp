@@ -2,8 +2,11 @@
 // from any device in radio range. The codec, the scanner's report handling
 // (fragment joining), the advertiser and the connection table (with connect,
 // cancel and disconnect calls mixed in) must neither crash nor read out of
-// bounds.
+// bounds. Encryption events (Encryption Change v1 and v2, Encryption Key
+// Refresh Complete) must only ever be reported for known connections, with
+// the state the table then gives.
 #include <cstddef>
+#include <cstdlib>
 #include <cstdint>
 #include <utility>
 
@@ -67,8 +70,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (auto event = hci::decode_event(input)) {
         (void)hci::decode_command_complete(event->params);
         (void)hci::decode_command_status(event->params);
+        (void)hci::decode_encryption_event(*event);
     }
     (void)hci::decode_le_features(input);
+    (void)hci::decode_encryption_change(input);
+    (void)hci::decode_encryption_change_v2(input);
+    (void)hci::decode_key_refresh_complete(input);
 
     AcceptingPort port;
     // The port answers at once; the timeout only matters when it cannot.
@@ -79,10 +86,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     gap::Scanner scanner(client, features, timers, [&](const hci::AdvReport& r) { delivered += r.data.size(); }, [] {});
     gap::Advertiser advertiser(client, features);
     size_t connection_events = 0;
+    gap::Connections* table = nullptr;
     gap::Connections connections(client, features, timers,
                                  {[&](bool, uint16_t, const LeAddress&) { ++connection_events; },
                                   [&](bool, uint16_t, const LeAddress&) { ++connection_events; },
-                                  [&](const hci::ConnectionUpdate&) { ++connection_events; }});
+                                  [&](const hci::ConnectionUpdate&) { ++connection_events; },
+                                  [&](uint16_t handle, bool encrypted) {
+                                      // Only for our connections, and the table agrees.
+                                      if (!table->connected(handle) || table->encrypted(handle) != encrypted) {
+                                          std::abort();
+                                      }
+                                      ++connection_events;
+                                  }});
+    table = &connections;
     scanner.start({0, 1280000, 11250, true});
     advertiser.advertise({100000, Bytes{}, Bytes{}, true}, {});
 
@@ -95,7 +111,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         ByteView chunk = reader.bytes(std::min(n, reader.remaining()));
         ByteReader args(chunk);
         try {
-            switch (kind % 6) {
+            switch (kind % 7) {
                 case 0:
                     if (auto meta = hci::decode_le_meta(chunk)) {
                         scanner.on_le_meta(*meta);
@@ -117,6 +133,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     if (chunk.empty()) timers.fire();
                     else connections.attach(args.u16le(), std::make_unique<NoLink>());
                     break;
+                case 6: {
+                    // An encryption event: the first byte picks the code (the
+                    // three we read, and one we must leave alone), the rest
+                    // are its parameters.
+                    static constexpr uint8_t kCodes[] = {hci::ev::EncryptionChange, hci::ev::EncryptionChangeV2,
+                                                         hci::ev::EncryptionKeyRefreshComplete, 0x19};
+                    uint8_t pick = args.u8();
+                    ByteView params = args.rest();
+                    if (!args.ok()) break;
+                    hci::Event event{kCodes[pick % 4], Bytes(params.begin(), params.end())};
+                    bool claimed = connections.on_encryption_event(event);
+                    if (claimed != (pick % 4 != 3)) std::abort();
+                    break;
+                }
             }
         } catch (const BleError&) {
             // Refused calls are part of the game.

@@ -34,6 +34,9 @@ struct Fixture : test::HciFixture {
              events.push_back("update " + std::to_string(u.handle) + " " + std::to_string(u.interval) + " " +
                               std::to_string(u.latency) + " " + std::to_string(u.supervision_timeout) + " " +
                               std::to_string(u.status));
+         },
+         [this](uint16_t h, bool encrypted) {
+             events.push_back("encryption " + std::to_string(h) + " " + (encrypted ? "on" : "off"));
          }}};
 
     explicit Fixture(bool extended = false) : HciFixture(extended) {}
@@ -53,6 +56,28 @@ struct Fixture : test::HciFixture {
         ByteWriter w;
         w.u8(0).u16le(handle).u8(reason);
         connections.on_disconnection_complete(w.data());
+    }
+    // Encryption Change (v1) as the controller reports it.
+    bool encryption_change(uint16_t handle, uint8_t enabled, uint8_t status = 0) {
+        ByteWriter w;
+        w.u8(status).u16le(handle).u8(enabled);
+        return connections.on_encryption_event({ev::EncryptionChange, w.take()});
+    }
+    bool key_refresh(uint16_t handle, uint8_t status = 0) {
+        ByteWriter w;
+        w.u8(status).u16le(handle);
+        return connections.on_encryption_event({ev::EncryptionKeyRefreshComplete, w.take()});
+    }
+    // What the adapter does with the HCI client's queue.
+    void dispatch() {
+        while (auto e = hci.next_event()) {
+            if (e->code == ev::DisconnectionComplete) connections.on_disconnection_complete(e->params);
+            else if (e->code == ev::LeMeta) {
+                if (auto meta = decode_le_meta(e->params)) connections.on_le_meta(*meta);
+            } else {
+                connections.on_encryption_event(*e);
+            }
+        }
     }
 };
 
@@ -331,4 +356,186 @@ TEST_CASE("malformed connection events change nothing") {
     fx.connections.on_le_meta({le_ev::ConnectionUpdateComplete, Bytes{}});
     CHECK(fx.events.empty());
     CHECK(fx.connections.count() == 0);
+}
+
+TEST_CASE("Encryption Change reports and keeps the encryption of a known connection") {
+    Fixture fx;
+    fx.complete(0x40, kRoleCentral, kPeer);
+    CHECK_FALSE(fx.connections.encrypted(0x40));  // a new link is not encrypted
+    CHECK(fx.encryption_change(0x40, 0x01));
+    CHECK(fx.connections.encrypted(0x40));
+    CHECK(fx.events.back() == "encryption 64 on");
+    CHECK(fx.encryption_change(0x40, 0x01));  // a re-encryption: reported again
+    CHECK(fx.events.back() == "encryption 64 on");
+    CHECK(fx.encryption_change(0x40, 0x00));  // switched off (BR/EDR can; told as the controller says)
+    CHECK_FALSE(fx.connections.encrypted(0x40));
+    CHECK(fx.events.back() == "encryption 64 off");
+    CHECK(fx.encryption_change(0x40, 0x02));  // any non-zero Encryption_Enabled is on
+    CHECK(fx.connections.encrypted(0x40));
+    CHECK(fx.events == std::vector<std::string>{"peripheral_connect 64 1 C0:11:22:33:44:55", "encryption 64 on",
+                                                "encryption 64 on", "encryption 64 off", "encryption 64 on"});
+}
+
+TEST_CASE("Encryption Key Refresh Complete reports the link encrypted") {
+    Fixture fx;
+    fx.complete(0x10, kRolePeripheral, kPeer);
+    fx.encryption_change(0x10, 0x01);
+    CHECK(fx.key_refresh(0x10));
+    CHECK(fx.events.back() == "encryption 16 on");
+    CHECK(fx.events.size() == 3);
+    CHECK(fx.connections.encrypted(0x10));
+    fx.complete(0x11, kRolePeripheral, kOther);
+    fx.key_refresh(0x11);  // a refresh is only possible on an encrypted link: take it as encrypted
+    CHECK(fx.connections.encrypted(0x11));
+    CHECK(fx.events.back() == "encryption 17 on");
+}
+
+TEST_CASE("Encryption Change v2 is read like v1") {
+    Fixture fx;
+    fx.complete(0x40, kRolePeripheral, kPeer);
+    CHECK(fx.connections.on_encryption_event({ev::EncryptionChangeV2, Bytes{0x00, 0x40, 0x00, 0x01, 0x10}}));
+    CHECK(fx.connections.encrypted(0x40));
+    CHECK(fx.events.back() == "encryption 64 on");
+    CHECK(fx.connections.on_encryption_event({ev::EncryptionChangeV2, Bytes{0x06, 0x40, 0x00, 0x00, 0x00}}));
+    CHECK(fx.connections.encrypted(0x40));  // failed: not a change
+    CHECK(fx.events.size() == 2);
+}
+
+TEST_CASE("a failed encryption change or refresh changes nothing and is not reported") {
+    Fixture fx;
+    fx.complete(0x40, kRoleCentral, kPeer);
+    CHECK(fx.encryption_change(0x40, 0x00, 0x06));  // PIN or Key Missing: the peer lost the bond
+    CHECK_FALSE(fx.connections.encrypted(0x40));
+    CHECK(fx.events.size() == 1);
+    fx.encryption_change(0x40, 0x01);
+    CHECK(fx.encryption_change(0x40, 0x00, 0x3d));  // Connection Terminated due to MIC Failure
+    CHECK(fx.key_refresh(0x40, 0x3d));
+    CHECK(fx.connections.encrypted(0x40));
+    CHECK(fx.events.size() == 2);
+    fx.disconnected(0x40, 0x05);  // the kernel ends the link: that is what gets reported
+    CHECK(fx.events.back() == "peripheral_disconnect 64 1 C0:11:22:33:44:55");
+}
+
+TEST_CASE("encryption events for handles we do not know are ignored") {
+    Fixture fx;
+    CHECK(fx.encryption_change(0x40, 0x01));
+    CHECK(fx.key_refresh(0x40));
+    CHECK_FALSE(fx.connections.encrypted(0x40));
+    CHECK(fx.events.empty());
+    CHECK(fx.connections.count() == 0);
+
+    fx.complete(0x41, kRolePeripheral, kPeer);
+    fx.encryption_change(0x42, 0x01);  // another link, not ours
+    CHECK_FALSE(fx.connections.encrypted(0x41));
+    CHECK_FALSE(fx.connections.encrypted(0x42));
+    CHECK(fx.events.size() == 1);
+
+    // A channel accepted before its connection event: no connection yet.
+    fx.connections.attach(0x43, test::FakeLink::make(fx.open_links));
+    fx.encryption_change(0x43, 0x01);
+    CHECK(fx.events.size() == 1);
+    fx.complete(0x43, kRolePeripheral, kOther);
+    CHECK_FALSE(fx.connections.encrypted(0x43));
+}
+
+TEST_CASE("a late connection being ended quietly raises no encryption event") {
+    Fixture fx;
+    fx.connections.connect(to(kPeer), kPublicOwn);
+    fx.port.responder = [](ByteView command) {
+        uint16_t opcode = static_cast<uint16_t>(command[1] | (command[2] << 8));
+        Bytes status{opcode == op::LeCreateConnectionCancel ? uint8_t{0x0c} : uint8_t{0x00}};
+        return std::vector<Bytes>{test::command_complete_for(command, status)};
+    };
+    fx.timers.fire_all();
+    fx.events.clear();
+    fx.complete(0x41, kRoleCentral, kPeer);  // completed after we gave up: being disconnected
+    fx.encryption_change(0x41, 0x01);
+    CHECK(fx.events.empty());
+    CHECK_FALSE(fx.connections.encrypted(0x41));
+}
+
+TEST_CASE("the encryption of a connection ends with it; a reused handle starts unencrypted") {
+    Fixture fx;
+    fx.complete(0x40, kRolePeripheral, kPeer);
+    fx.encryption_change(0x40, 0x01);
+    fx.disconnected(0x40);
+    CHECK_FALSE(fx.connections.encrypted(0x40));
+    fx.complete(0x40, kRolePeripheral, kOther);
+    CHECK_FALSE(fx.connections.encrypted(0x40));
+
+    fx.encryption_change(0x40, 0x01);
+    fx.complete(0x41, kRoleCentral, kPeer);
+    fx.encryption_change(0x41, 0x01);
+    fx.connections.on_power_off();
+    CHECK_FALSE(fx.connections.encrypted(0x40));
+    CHECK_FALSE(fx.connections.encrypted(0x41));
+    fx.complete(0x41, kRoleCentral, kPeer);
+    CHECK_FALSE(fx.connections.encrypted(0x41));
+}
+
+TEST_CASE("the encryption state is per connection, and handles lose their flag bits") {
+    Fixture fx;
+    fx.complete(0x40, kRolePeripheral, kPeer);
+    fx.complete(0x41, kRolePeripheral, kOther);
+    CHECK(fx.connections.on_encryption_event({ev::EncryptionChange, Bytes{0x00, 0x41, 0x20, 0x01}}));
+    CHECK(fx.connections.encrypted(0x41));
+    CHECK_FALSE(fx.connections.encrypted(0x40));
+    CHECK(fx.events.back() == "encryption 65 on");
+}
+
+TEST_CASE("on_encryption_event takes the three encryption codes, malformed or not, and leaves the rest") {
+    Fixture fx;
+    fx.complete(0x40, kRolePeripheral, kPeer);
+    // Malformed: claimed, nothing changes.
+    CHECK(fx.connections.on_encryption_event({ev::EncryptionChange, Bytes{0x00, 0x40, 0x00}}));
+    CHECK(fx.connections.on_encryption_event({ev::EncryptionChange, Bytes{0x00, 0x40, 0x00, 0x01, 0x10}}));
+    CHECK(fx.connections.on_encryption_event({ev::EncryptionChangeV2, Bytes{0x00, 0x40, 0x00, 0x01}}));
+    CHECK(fx.connections.on_encryption_event({ev::EncryptionKeyRefreshComplete, Bytes{0x00, 0x40}}));
+    CHECK(fx.connections.on_encryption_event({ev::EncryptionKeyRefreshComplete, Bytes{}}));
+    CHECK_FALSE(fx.connections.encrypted(0x40));
+    // Other events: not ours, not acted on.
+    CHECK_FALSE(fx.connections.on_encryption_event({ev::DisconnectionComplete, Bytes{0x00, 0x40, 0x00, 0x13}}));
+    CHECK_FALSE(fx.connections.on_encryption_event({0x19, Bytes{0x00, 0x40, 0x00, 0x01}}));  // 0x59's filter twin
+    CHECK_FALSE(fx.connections.on_encryption_event({ev::LeMeta, Bytes{}}));
+    CHECK(fx.connections.connected(0x40));
+    CHECK(fx.events.size() == 1);
+}
+
+TEST_CASE("encryption events come through the HCI client's queue in order, also while a command waits") {
+    Fixture fx;
+    fx.complete(0x40, kRoleCentral, kPeer);
+    // The controller reports the encryption just before answering our Disconnect.
+    fx.port.responder = [](ByteView command) {
+        return std::vector<Bytes>{test::hci_event(ev::EncryptionChange, {0x00, 0x40, 0x00, 0x01}),
+                                  test::hci_event(ev::CommandStatus, {0x00, 0x01, command[1], command[2]})};
+    };
+    CHECK(fx.connections.disconnect(0x40));
+    CHECK(fx.events.size() == 1);  // queued, not yet dispatched
+    fx.port.incoming.push_back(test::hci_event(ev::EncryptionKeyRefreshComplete, {0x00, 0x40, 0x00}));
+    fx.port.incoming.push_back(test::hci_event(ev::DisconnectionComplete, {0x00, 0x40, 0x00, 0x16}));
+    fx.port.incoming.push_back(test::hci_event(ev::EncryptionChange, {0x00, 0x40, 0x00, 0x01}));  // too late
+    fx.hci.drain_port();
+    fx.dispatch();
+    CHECK(fx.events == std::vector<std::string>{"peripheral_connect 64 1 C0:11:22:33:44:55", "encryption 64 on",
+                                                "encryption 64 on", "peripheral_disconnect 64 1 C0:11:22:33:44:55"});
+    CHECK_FALSE(fx.connections.encrypted(0x40));
+}
+
+TEST_CASE("without an encryption callback the state is still kept") {
+    test::HciFixture hci(false);
+    test::FakeTimers timers;
+    int connects = 0;
+    // Three callbacks, as the adapter gives them: encryption_changed stays empty.
+    gap::Connections connections{hci.hci, hci.features, timers,
+                                 {[&](bool, uint16_t, const LeAddress&) { ++connects; },
+                                  [](bool, uint16_t, const LeAddress&) {}, [](const ConnectionUpdate&) {}}};
+    ByteWriter w;
+    w.u8(0).u16le(0x40).u8(kRolePeripheral).u8(kPeer.type).bytes(kPeer.address.to_le());
+    w.u16le(0x28).u16le(0).u16le(0x2a).u8(0);
+    connections.on_le_meta({le_ev::ConnectionComplete, w.take()});
+    CHECK(connects == 1);
+    CHECK(connections.on_encryption_event({ev::EncryptionChange, Bytes{0x00, 0x40, 0x00, 0x01}}));
+    CHECK(connections.encrypted(0x40));
+    CHECK(connections.on_encryption_event({ev::EncryptionKeyRefreshComplete, Bytes{0x00, 0x40, 0x00}}));
+    CHECK(connections.encrypted(0x40));
 }

@@ -245,3 +245,86 @@ TEST_CASE("LE Create Connection, legacy and extended, and its cancel") {
     });
     CHECK(le_create_connection_cancel() == Bytes{0x01, 0x0e, 0x20, 0x00});
 }
+
+TEST_CASE("Encryption Change v1: status, 12-bit handle, Encryption_Enabled") {
+    const Bytes on{0x00, 0x2a, 0x30, 0x01};  // success, handle 42 with flag bits set, on (AES-CCM)
+    auto e = decode_encryption_change(on);
+    REQUIRE(e);
+    CHECK(e->status == 0x00);
+    CHECK(e->handle == 0x002a);  // the top four bits are not part of the handle
+    CHECK(e->enabled == 0x01);
+    CHECK_FALSE(e->key_size);
+    CHECK_FALSE(e->key_refresh);
+    for (size_t n = 0; n < on.size(); ++n) CHECK_FALSE(decode_encryption_change(ByteView(on).first(n)));
+    CHECK_FALSE(decode_encryption_change(Bytes{0x00, 0x2a, 0x00, 0x01, 0x10}));  // a v2 body is too long for v1
+
+    auto stale = decode_encryption_change(Bytes{0x06, 0xff, 0x0e, 0x00});  // PIN or Key Missing, handle 0xeff
+    REQUIRE(stale);
+    CHECK(stale->status == 0x06);
+    CHECK(stale->handle == 0x0eff);
+    CHECK(stale->enabled == 0x00);
+    CHECK(decode_encryption_change(Bytes{0x00, 0x01, 0x00, 0x02})->enabled == 0x02);  // BR/EDR AES-CCM
+    CHECK(decode_encryption_change(Bytes{0x00, 0x01, 0x00, 0xff})->enabled == 0xff);  // reserved: kept as is
+
+    // As the raw socket delivers it.
+    const Bytes packet{0x04, 0x08, 0x04, 0x00, 0x2a, 0x00, 0x01};
+    auto event = decode_event(packet);
+    REQUIRE(event);
+    CHECK(event->code == ev::EncryptionChange);
+    auto via = decode_encryption_event(*event);
+    REQUIRE(via);
+    CHECK(via->handle == 42);
+    CHECK(via->enabled == 1);
+}
+
+TEST_CASE("Encryption Change v2 adds Encryption_Key_Size") {
+    const Bytes v2{0x00, 0x40, 0x00, 0x01, 0x10};  // success, handle 0x040, on, 16-octet key
+    auto e = decode_encryption_change_v2(v2);
+    REQUIRE(e);
+    CHECK(e->status == 0);
+    CHECK(e->handle == 0x0040);
+    CHECK(e->enabled == 1);
+    CHECK(e->key_size == uint8_t{16});
+    CHECK_FALSE(e->key_refresh);
+    for (size_t n = 0; n < v2.size(); ++n) CHECK_FALSE(decode_encryption_change_v2(ByteView(v2).first(n)));
+    CHECK_FALSE(decode_encryption_change_v2(Bytes{0x00, 0x40, 0x00, 0x01, 0x10, 0x00}));
+    CHECK(decode_encryption_change_v2(Bytes{0x00, 0x40, 0xf0, 0x00, 0x07})->handle == 0x0040);
+    CHECK(decode_encryption_change_v2(Bytes{0x00, 0x40, 0x00, 0x00, 0x07})->key_size == uint8_t{7});
+
+    auto via = decode_encryption_event({ev::EncryptionChangeV2, v2});
+    REQUIRE(via);
+    CHECK(via->key_size == uint8_t{16});
+    CHECK_FALSE(decode_encryption_event({ev::EncryptionChange, v2}));  // v1 is one byte shorter
+    CHECK(ev::EncryptionChangeV2 == 0x59);
+}
+
+TEST_CASE("Encryption Key Refresh Complete: status and handle, read as still encrypted") {
+    const Bytes refresh{0x00, 0x2a, 0x20};  // success, handle 42 with a flag bit set
+    auto e = decode_key_refresh_complete(refresh);
+    REQUIRE(e);
+    CHECK(e->status == 0);
+    CHECK(e->handle == 0x002a);
+    CHECK(e->enabled == 1);
+    CHECK_FALSE(e->key_size);
+    CHECK(e->key_refresh);
+    for (size_t n = 0; n < refresh.size(); ++n) CHECK_FALSE(decode_key_refresh_complete(ByteView(refresh).first(n)));
+    CHECK_FALSE(decode_key_refresh_complete(Bytes{0x00, 0x2a, 0x00, 0x01}));
+    CHECK(decode_key_refresh_complete(Bytes{0x3d, 0x2a, 0x00})->status == 0x3d);  // MIC failure
+
+    auto packet = decode_event(Bytes{0x04, 0x30, 0x03, 0x00, 0x2a, 0x00});
+    REQUIRE(packet);
+    CHECK(packet->code == ev::EncryptionKeyRefreshComplete);
+    auto via = decode_encryption_event(*packet);
+    REQUIRE(via);
+    CHECK(via->key_refresh);
+    CHECK(via->handle == 42);
+}
+
+TEST_CASE("decode_encryption_event knows only the three encryption events") {
+    const Bytes four{0x00, 0x2a, 0x00, 0x01};
+    CHECK_FALSE(decode_encryption_event({ev::DisconnectionComplete, four}));
+    CHECK_FALSE(decode_encryption_event({ev::LeMeta, four}));
+    CHECK_FALSE(decode_encryption_event({0x19, four}));  // shares a filter bit with 0x59
+    CHECK_FALSE(decode_encryption_event({ev::EncryptionKeyRefreshComplete, four}));
+    CHECK_FALSE(decode_encryption_event({ev::EncryptionChange, {}}));
+}
