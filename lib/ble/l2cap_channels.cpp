@@ -69,7 +69,7 @@ void L2capChannels::requested(const l2cap::ChannelInfo& info, std::unique_ptr<l2
     }
     std::weak_ptr<L2capChannels*> self = self_;
     asking_[ask].request->on_hang_up([self, ask] {
-        if (auto s = self.lock()) (*s)->abandoned(ask);
+        if (auto s = self.lock()) (*s)->undecided(ask, ECONNRESET);  // the peer closed it meanwhile
     });
     asking_[ask].timer = timers_.start(kAcceptTimeout, [self, ask] {
         if (auto s = self.lock()) (*s)->undecided(ask, ETIMEDOUT);
@@ -100,36 +100,38 @@ void L2capChannels::answered(uint64_t ask, uint32_t status) {
     open(accepted, std::move(socket));
 }
 
-void L2capChannels::undecided(uint64_t ask, uint32_t reason) {
-    auto it = asking_.find(ask);
-    if (it == asking_.end()) return;
-    const l2cap::ChannelInfo& info = it->second.info;
-    // Refused, and said so, as the application never decided.
-    events_.push(L2capDisconnect{info.conn_handle, info.cid, info.psm, reason});
-    timers_.cancel(it->second.timer);
-    asking_.erase(it);
-}
-
-void L2capChannels::abandoned(uint64_t ask) {
-    auto it = asking_.find(ask);
-    if (it == asking_.end()) return;
-    const l2cap::ChannelInfo& info = it->second.info;
-    events_.push(L2capDisconnect{info.conn_handle, info.cid, info.psm, ECONNRESET});
-    timers_.cancel(it->second.timer);
-    asking_.erase(it);  // the request called us: Request allows destroying it here
-}
-
-void L2capChannels::retire(Key key) {
+void L2capChannels::end_asks(const std::function<bool(uint64_t, const Asking&)>& match, uint32_t reason) {
     for (auto it = asking_.begin(); it != asking_.end();) {
-        const l2cap::ChannelInfo& info = it->second.info;
-        if (Key{info.conn_handle, info.cid} != key) {
+        if (!match(it->first, it->second)) {
             ++it;
             continue;
         }
-        events_.push(L2capDisconnect{info.conn_handle, info.cid, info.psm, ECONNRESET});
+        const l2cap::ChannelInfo& info = it->second.info;
+        events_.push(L2capDisconnect{info.conn_handle, info.cid, info.psm, reason});
         timers_.cancel(it->second.timer);
-        it = asking_.erase(it);
+        it = asking_.erase(it);  // a request that called us may be destroyed here: Request allows it
     }
+}
+
+void L2capChannels::end_attempts(const std::function<bool(const Connecting&)>& match) {
+    for (auto it = connecting_.begin(); it != connecting_.end();) {
+        if (!match(it->second)) {
+            ++it;
+            continue;
+        }
+        // Left alone, the kernel would scan for the peer and make a new link.
+        events_.push(L2capDisconnect{it->second.conn_handle, 0, it->second.psm, ECONNRESET});
+        it = connecting_.erase(it);
+    }
+}
+
+void L2capChannels::undecided(uint64_t ask, uint32_t reason) {
+    // Refused, and said so, as the application never decided.
+    end_asks([ask](uint64_t id, const Asking&) { return id == ask; }, reason);
+}
+
+void L2capChannels::retire(Key key) {
+    end_asks([key](uint64_t, const Asking& a) { return Key{a.info.conn_handle, a.info.cid} == key; }, ECONNRESET);
     if (auto it = channels_.find(key); it != channels_.end() && it->second->open()) it->second->end();
 }
 
@@ -258,35 +260,13 @@ void L2capChannels::link_ended(uint16_t conn_handle) {
     for (auto& [key, channel] : channels_) {
         if (key.first == conn_handle && channel->open()) channel->end();
     }
-    for (auto it = connecting_.begin(); it != connecting_.end();) {
-        if (it->second.conn_handle != conn_handle) {
-            ++it;
-            continue;
-        }
-        // Left alone, the kernel would scan for the peer and make a new link.
-        events_.push(L2capDisconnect{conn_handle, 0, it->second.psm, ECONNRESET});
-        it = connecting_.erase(it);
-    }
-    for (auto it = asking_.begin(); it != asking_.end();) {
-        if (it->second.info.conn_handle != conn_handle) {
-            ++it;
-            continue;
-        }
-        const l2cap::ChannelInfo& info = it->second.info;
-        events_.push(L2capDisconnect{info.conn_handle, info.cid, info.psm, ECONNRESET});
-        timers_.cancel(it->second.timer);
-        it = asking_.erase(it);
-    }
+    end_attempts([conn_handle](const Connecting& c) { return c.conn_handle == conn_handle; });
+    end_asks([conn_handle](uint64_t, const Asking& a) { return a.info.conn_handle == conn_handle; }, ECONNRESET);
 }
 
 void L2capChannels::stop() {
-    for (auto& [id, asking] : asking_) {
-        timers_.cancel(asking.timer);
-        events_.push(L2capDisconnect{asking.info.conn_handle, asking.info.cid, asking.info.psm, ECONNRESET});
-    }
-    asking_.clear();
-    for (auto& [id, attempt] : connecting_) events_.push(L2capDisconnect{attempt.conn_handle, 0, attempt.psm, ECONNRESET});
-    connecting_.clear();
+    end_asks([](uint64_t, const Asking&) { return true; }, ECONNRESET);
+    end_attempts([](const Connecting&) { return true; });
     listeners_.clear();
 }
 

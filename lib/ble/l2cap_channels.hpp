@@ -94,8 +94,9 @@ private:
     void answered(uint64_t ask, uint32_t status);
     // No decision came: refused, with L2capDisconnect(reason).
     void undecided(uint64_t ask, uint32_t reason);
-    // The peer closed a channel while the application decided.
-    void abandoned(uint64_t ask);
+    // Ends the matching asks (refused, L2capDisconnect with reason) and attempts (104).
+    void end_asks(const std::function<bool(uint64_t ask, const Asking&)>& match, uint32_t reason);
+    void end_attempts(const std::function<bool(const Connecting&)>& match);
     // The kernel gave a new channel these numbers: whatever still had them
     // (a request or channel whose end we have not seen yet) is gone.
     void retire(Key key);

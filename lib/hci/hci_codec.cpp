@@ -248,45 +248,44 @@ std::optional<DisconnectionComplete> decode_disconnection_complete(ByteView para
     return d;
 }
 
-std::optional<EncryptionChange> decode_encryption_change(ByteView params) {
+namespace {
+// The three encryption events share status and handle; what follows depends on the event.
+std::optional<EncryptionChange> read_encryption_event(ByteView params, uint8_t code) {
     ByteReader r(params);
     EncryptionChange e;
     e.status = r.u8();
     e.handle = r.u16le() & kHandleMask;
-    e.enabled = r.u8();
+    switch (code) {
+        case ev::EncryptionChange: e.enabled = r.u8(); break;
+        case ev::EncryptionChangeV2:
+            e.enabled = r.u8();
+            e.key_size = r.u8();
+            break;
+        case ev::EncryptionKeyRefreshComplete:
+            e.enabled = 1;
+            e.key_refresh = true;
+            break;
+        default: return std::nullopt;
+    }
     if (!r.done()) return std::nullopt;
     return e;
+}
+}  // namespace
+
+std::optional<EncryptionChange> decode_encryption_change(ByteView params) {
+    return read_encryption_event(params, ev::EncryptionChange);
 }
 
 std::optional<EncryptionChange> decode_encryption_change_v2(ByteView params) {
-    ByteReader r(params);
-    EncryptionChange e;
-    e.status = r.u8();
-    e.handle = r.u16le() & kHandleMask;
-    e.enabled = r.u8();
-    e.key_size = r.u8();
-    if (!r.done()) return std::nullopt;
-    return e;
+    return read_encryption_event(params, ev::EncryptionChangeV2);
 }
 
 std::optional<EncryptionChange> decode_key_refresh_complete(ByteView params) {
-    ByteReader r(params);
-    EncryptionChange e;
-    e.status = r.u8();
-    e.handle = r.u16le() & kHandleMask;
-    e.enabled = 1;
-    e.key_refresh = true;
-    if (!r.done()) return std::nullopt;
-    return e;
+    return read_encryption_event(params, ev::EncryptionKeyRefreshComplete);
 }
 
 std::optional<EncryptionChange> decode_encryption_event(const Event& event) {
-    switch (event.code) {
-        case ev::EncryptionChange: return decode_encryption_change(event.params);
-        case ev::EncryptionChangeV2: return decode_encryption_change_v2(event.params);
-        case ev::EncryptionKeyRefreshComplete: return decode_key_refresh_complete(event.params);
-    }
-    return std::nullopt;
+    return read_encryption_event(event.params, event.code);
 }
 
 std::optional<ConnectionUpdate> decode_connection_update(const LeMeta& meta) {

@@ -66,6 +66,7 @@
 #include "core/error.hpp"
 #include "core/timers.hpp"
 #include "l2cap/kernel.hpp"
+#include "../unit/fake_timers.hpp"
 
 namespace {
 
@@ -100,28 +101,7 @@ uint8_t pattern(uint64_t stream, uint64_t pos) {
     return static_cast<uint8_t>(z ^ (z >> 31));
 }
 
-// Timers the input fires by hand (the idea of tests/unit/fake_hci.hpp's).
-class FakeTimers : public Timers {
-public:
-    Id start(std::chrono::milliseconds delay, std::function<void()> callback) override {
-        Id id = next_++;
-        pending[id] = {delay, std::move(callback)};
-        return id;
-    }
-    void cancel(Id id) override { pending.erase(id); }
-    void fire(Id id) {
-        auto it = pending.find(id);
-        if (it == pending.end()) return;
-        auto callback = std::move(it->second.second);
-        pending.erase(it);
-        callback();
-    }
-
-    std::map<Id, std::pair<std::chrono::milliseconds, std::function<void()>>> pending;
-
-private:
-    Id next_ = 1;
-};
+using test::FakeTimers;
 
 class FakeSocket;
 class FakeRequest;

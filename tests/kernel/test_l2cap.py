@@ -407,6 +407,13 @@ class L2cap(unittest.TestCase):
         self.pump(streams, timeout)
         return streams
 
+    def assert_channel_ends_before_link(self, name, conn, cid, psm, status, gap_event):
+        """_IRQ_L2CAP_DISCONNECT (conn, cid, psm, status) on `name`, before its GAP disconnect event."""
+        self.assertEqual(hub.take(name, _IRQ_L2CAP_DISCONNECT, (conn, cid)), (conn, cid, psm, status), name)
+        hub.take(name, gap_event, (conn,))
+        self.assertEqual([e for _, e, _ in hub.seen(name, {_IRQ_L2CAP_DISCONNECT, gap_event})],
+                         [_IRQ_L2CAP_DISCONNECT, gap_event], name)
+
     def quiet(self, seconds, name, events, prefix=()):
         """Fails if `name` gets one of `events` (data starting with prefix) within seconds."""
         time.sleep(seconds)
@@ -675,13 +682,8 @@ class L2cap(unittest.TestCase):
         ch = self.open_channel(PSM_MAIN, 256)
         self.exchange(ch, [30], [40])
         self.assertTrue(self.client.ble.gap_disconnect(self.conn))
-        for end, gap_event, conn in ((ch.a, _IRQ_PERIPHERAL_DISCONNECT, self.conn),
-                                     (ch.b, _IRQ_CENTRAL_DISCONNECT, self.server_conn)):
-            self.assertEqual(hub.take(end.name, _IRQ_L2CAP_DISCONNECT, (end.conn, end.cid)),
-                             (end.conn, end.cid, PSM_MAIN, 0))
-            hub.take(end.name, gap_event, (conn,))
-            order = [e for _, e, _ in hub.seen(end.name, {_IRQ_L2CAP_DISCONNECT, gap_event})]
-            self.assertEqual(order, [_IRQ_L2CAP_DISCONNECT, gap_event], end)
+        for end, gap_event in ((ch.a, _IRQ_PERIPHERAL_DISCONNECT), (ch.b, _IRQ_CENTRAL_DISCONNECT)):
+            self.assert_channel_ends_before_link(end.name, end.conn, end.cid, PSM_MAIN, 0, gap_event)
         ch.open = False
         for end in (ch.a, ch.b):
             self.assertDbusError("NotFound", end.send, b"gone")
@@ -699,13 +701,9 @@ class L2cap(unittest.TestCase):
         s_cid = hub.seen("hci1", {_IRQ_L2CAP_ACCEPT})[0][2][1]
         self.assertTrue(self.client.ble.gap_disconnect(self.conn))
         # hci0's channel was open: status 0; hci1's was still being decided: 104 (ECONNRESET).
-        for name, conn, cid, status, gap_event in (
-                ("hci0", self.conn, cid, 0, _IRQ_PERIPHERAL_DISCONNECT),
-                ("hci1", self.server_conn, s_cid, errno.ECONNRESET, _IRQ_CENTRAL_DISCONNECT)):
-            self.assertEqual(hub.take(name, _IRQ_L2CAP_DISCONNECT, (conn,)), (conn, cid, PSM_SLOW, status), name)
-            hub.take(name, gap_event, (conn,))
-            self.assertEqual([e for _, e, _ in hub.seen(name, {_IRQ_L2CAP_DISCONNECT, gap_event})],
-                             [_IRQ_L2CAP_DISCONNECT, gap_event], name)
+        self.assert_channel_ends_before_link("hci0", self.conn, cid, PSM_SLOW, 0, _IRQ_PERIPHERAL_DISCONNECT)
+        self.assert_channel_ends_before_link("hci1", self.server_conn, s_cid, PSM_SLOW, errno.ECONNRESET,
+                                             _IRQ_CENTRAL_DISCONNECT)
         # The handler's late 0 opens nothing.
         self.quiet(2, "hci1", {_IRQ_L2CAP_CONNECT, _IRQ_L2CAP_DISCONNECT})
         self.quiet(0, "hci0", {_IRQ_L2CAP_CONNECT, _IRQ_L2CAP_DISCONNECT})
@@ -715,13 +713,8 @@ class L2cap(unittest.TestCase):
         self.exchange(ch, [30], [40])
         self.client.ble.active(False)
         try:
-            for end, gap_event, conn in ((ch.a, _IRQ_PERIPHERAL_DISCONNECT, self.conn),
-                                         (ch.b, _IRQ_CENTRAL_DISCONNECT, self.server_conn)):
-                self.assertEqual(hub.take(end.name, _IRQ_L2CAP_DISCONNECT, (end.conn, end.cid)),
-                                 (end.conn, end.cid, PSM_MAIN, 0))
-                hub.take(end.name, gap_event, (conn,))
-                self.assertEqual([e for _, e, _ in hub.seen(end.name, {_IRQ_L2CAP_DISCONNECT, gap_event})],
-                                 [_IRQ_L2CAP_DISCONNECT, gap_event], end)
+            for end, gap_event in ((ch.a, _IRQ_PERIPHERAL_DISCONNECT), (ch.b, _IRQ_CENTRAL_DISCONNECT)):
+                self.assert_channel_ends_before_link(end.name, end.conn, end.cid, PSM_MAIN, 0, gap_event)
             ch.open = False
             self.assertDbusError("NotFound", ch.b.send, b"gone")
         finally:
@@ -747,13 +740,8 @@ class L2cap(unittest.TestCase):
         ch = self.open_channel(PSM_MAIN, 256)
         self.server.ble.active(False)
         try:
-            for end, gap_event, conn in ((ch.b, _IRQ_CENTRAL_DISCONNECT, self.server_conn),
-                                         (ch.a, _IRQ_PERIPHERAL_DISCONNECT, self.conn)):
-                self.assertEqual(hub.take(end.name, _IRQ_L2CAP_DISCONNECT, (end.conn, end.cid)),
-                                 (end.conn, end.cid, PSM_MAIN, 0))
-                hub.take(end.name, gap_event, (conn,))
-                self.assertEqual([e for _, e, _ in hub.seen(end.name, {_IRQ_L2CAP_DISCONNECT, gap_event})],
-                                 [_IRQ_L2CAP_DISCONNECT, gap_event], end)
+            for end, gap_event in ((ch.b, _IRQ_CENTRAL_DISCONNECT), (ch.a, _IRQ_PERIPHERAL_DISCONNECT)):
+                self.assert_channel_ends_before_link(end.name, end.conn, end.cid, PSM_MAIN, 0, gap_event)
             ch.open = False
             self.assertDbusError("NotActive", self.server.ble.l2cap_listen, PSM_MAIN, 512)
         finally:

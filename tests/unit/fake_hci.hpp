@@ -1,6 +1,6 @@
 #pragma once
-// Fakes for HCI tests: a port that answers commands from a script, and
-// timers the test fires by hand.
+// Fakes for HCI tests: a port that answers commands from a script (and,
+// through fake_timers.hpp, timers the test fires by hand).
 
 #include <deque>
 #include <functional>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/timers.hpp"
+#include "fake_timers.hpp"
 #include "gap/le_features.hpp"
 #include "hci/hci_client.hpp"
 
@@ -78,25 +79,5 @@ struct HciFixture {
     explicit HciFixture(bool extended) { port.responder = accepting_controller(extended); }
 };
 
-class FakeTimers : public Timers {
-public:
-    Id start(std::chrono::milliseconds delay, std::function<void()> callback) override {
-        Id id = next_++;
-        pending[id] = {delay, std::move(callback)};
-        return id;
-    }
-    void cancel(Id id) override { pending.erase(id); }
-    // Runs every pending timer, as if their time had come.
-    void fire_all() {
-        auto due = std::move(pending);
-        pending.clear();
-        for (auto& [id, timer] : due) timer.second();
-    }
-
-    std::map<Id, std::pair<std::chrono::milliseconds, std::function<void()>>> pending;
-
-private:
-    Id next_ = 1;
-};
 
 }  // namespace ubt::test

@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "error_of.hpp"
+#include "fake_l2cap_socket.hpp"
 #include "l2cap/channel.hpp"
 
 using namespace ubt;
@@ -15,38 +16,7 @@ using test::error_of;
 
 namespace {
 
-class FakeSocket : public Socket {
-public:
-    void start(SocketEvents e) override { events = std::move(e); }
-    Sent send(ByteView sdu) override {
-        if (broken) return Sent::Failed;
-        if (room == 0) return Sent::NoRoom;
-        --room;
-        sent.emplace_back(sdu.begin(), sdu.end());
-        return Sent::Yes;
-    }
-    std::optional<Bytes> receive() override {
-        if (incoming.empty()) return std::nullopt;
-        Bytes b = std::move(incoming.front());
-        incoming.pop_front();
-        return b;
-    }
-    void watch_readable(bool on) override { reading = on; }
-    void watch_writable(bool on) override { writing = on; }
-    int release() override {
-        released = true;
-        return 42;
-    }
-
-    SocketEvents events;
-    size_t room = 100;  // SDUs the kernel takes before it has no credits
-    std::vector<Bytes> sent;
-    std::deque<Bytes> incoming;
-    bool reading = true;
-    bool writing = false;
-    bool broken = false;
-    bool released = false;
-};
+using FakeSocket = test::FakeL2capSocket;
 
 struct Fixture {
     FakeSocket* socket;

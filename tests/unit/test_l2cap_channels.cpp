@@ -19,6 +19,7 @@
 #include "core/error.hpp"
 #include "error_of.hpp"
 #include "fake_hci.hpp"
+#include "fake_l2cap_socket.hpp"
 #include "l2cap/kernel.hpp"
 
 using namespace ubt;
@@ -34,42 +35,7 @@ constexpr uint16_t kPsm = 0x80;
 constexpr uint16_t kOurMtu = 100;
 constexpr uint16_t kPeerMtu = 150;
 
-class FakeSocket : public l2cap::Socket {
-public:
-    explicit FakeSocket(std::shared_ptr<bool> gone) : gone_(std::move(gone)) {}
-    ~FakeSocket() override { *gone_ = true; }
-
-    void start(l2cap::SocketEvents e) override { events = std::move(e); }
-    Sent send(ByteView sdu) override {
-        if (room == 0) return Sent::NoRoom;
-        --room;
-        sent.emplace_back(sdu.begin(), sdu.end());
-        return Sent::Yes;
-    }
-    std::optional<Bytes> receive() override {
-        if (incoming.empty()) return std::nullopt;
-        Bytes b = std::move(incoming.front());
-        incoming.pop_front();
-        return b;
-    }
-    void watch_readable(bool on) override { reading = on; }
-    void watch_writable(bool on) override { writing = on; }
-    int release() override {
-        released = true;
-        return 42;
-    }
-
-    l2cap::SocketEvents events;
-    size_t room = 100;  // SDUs the kernel takes before it has no credits
-    std::vector<Bytes> sent;
-    std::deque<Bytes> incoming;
-    bool reading = true;
-    bool writing = false;
-    bool released = false;
-
-private:
-    std::shared_ptr<bool> gone_;
-};
+using FakeSocket = test::FakeL2capSocket;
 
 // A socket the test keeps an eye on after handing it over: `gone` says it
 // was destroyed (closed), and only then is `socket` dangling.
