@@ -11,8 +11,13 @@ constexpr size_t kSignalsPerIteration = 64;
 }
 
 Controllers::Controllers(sdbus::IConnection& connection, EventLoop& loop, mgmt::MgmtClient& mgmt,
-                         std::set<std::string> allowed)
-    : connection_(connection), loop_(loop), mgmt_(mgmt), allowed_(std::move(allowed)), coc_kernel_(loop) {
+                         std::set<std::string> allowed, std::string state_dir)
+    : connection_(connection),
+      loop_(loop),
+      mgmt_(mgmt),
+      allowed_(std::move(allowed)),
+      state_dir_(std::move(state_dir)),
+      coc_kernel_(loop) {
     try {
         att_listener_ = std::make_unique<linux_bt::AttListener>(
             loop, [this](const LeAddress& local, uint16_t handle, linux_bt::UniqueFd channel) {
@@ -81,7 +86,18 @@ void Controllers::add(uint16_t index) {
         return;
     }
     s.hci = std::make_unique<hci::HciClient>(*s.hci_socket);
-    s.adapter = std::make_unique<ble::Adapter>(index, mgmt_, *info, *s.hci, loop_, &coc_kernel_);
+    if (info->address.is_zero()) {
+        // Its identity is a static address made up at each start, so a bond
+        // would not outlive the daemon anyway.
+        spdlog::warn("hci{}: no public address: bonds are kept only while the daemon runs", index);
+    } else {
+        try {
+            s.bonds = std::make_unique<linux_bt::BondFiles>(state_dir_, info->address);
+        } catch (const std::exception& e) {
+            spdlog::error("hci{}: bonds are kept only while the daemon runs: {}", index, e.what());
+        }
+    }
+    s.adapter = std::make_unique<ble::Adapter>(index, mgmt_, *info, *s.hci, loop_, &coc_kernel_, s.bonds.get());
     s.object = std::make_unique<dbus::BleObject>(connection_, *s.adapter);
     loop_.watch(s.hci_socket->fd(), EPOLLIN, [this, index](uint32_t) {
         auto it = served_.find(index);

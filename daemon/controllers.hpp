@@ -16,6 +16,7 @@
 #include "dbus/ble_object.hpp"
 #include "hci/hci_client.hpp"
 #include "linux/att_listener.hpp"
+#include "linux/bond_files.hpp"
 #include "linux/coc_kernel.hpp"
 #include "linux/hci_socket.hpp"
 #include "linux/l2cap_link.hpp"
@@ -26,8 +27,9 @@ namespace ubt::daemon {
 class Controllers {
 public:
     // allowed: adapter names to serve ("hci0"); empty serves every controller.
+    // state_dir: where each controller's bonds are kept.
     Controllers(sdbus::IConnection& connection, EventLoop& loop, mgmt::MgmtClient& mgmt,
-                std::set<std::string> allowed);
+                std::set<std::string> allowed, std::string state_dir);
     ~Controllers();
 
     // Adds the controllers the kernel has now.
@@ -46,6 +48,7 @@ private:
     struct Served {
         std::unique_ptr<linux_bt::HciSocket> hci_socket;
         std::unique_ptr<hci::HciClient> hci;
+        std::unique_ptr<linux_bt::BondFiles> bonds;
         std::unique_ptr<ble::Adapter> adapter;
         std::unique_ptr<dbus::BleObject> object;
     };
@@ -61,6 +64,7 @@ private:
     EventLoop& loop_;
     mgmt::MgmtClient& mgmt_;
     std::set<std::string> allowed_;
+    std::string state_dir_;
     linux_bt::CocKernel coc_kernel_;  // L2CAP channels of every adapter
     std::unique_ptr<linux_bt::AttListener> att_listener_;
     std::map<uint16_t, Served> served_;

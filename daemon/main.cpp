@@ -56,7 +56,7 @@ int serve(const ubt::daemon::Options& options) {
     ubt::EventLoop loop;
     loop.set_timer_error_hook([](const std::exception& e) { spdlog::error("a timer failed: {}", e.what()); });
     ubt::dbus::RootObject root(*bus);
-    ubt::daemon::Controllers controllers(*bus, loop, mgmt, options.adapters);
+    ubt::daemon::Controllers controllers(*bus, loop, mgmt, options.adapters, options.state_dir);
     controllers.start();
     bus->requestName(kBusName);
     spdlog::info("serving {} on {} with {} adapter(s)", kBusName,

@@ -19,6 +19,8 @@ void usage(FILE* out) {
         "                       (also: environment variable UBLUETOOTHD_BUS)\n"
         "  --adapter hciN       serve only this controller; repeat for more\n"
         "  --log-level LEVEL    trace, debug, info (default), warn or error\n"
+        "  --state-dir DIR      keep bonds under DIR (default: $STATE_DIRECTORY, which\n"
+        "                       systemd sets, else /var/lib/ubluetoothd)\n"
         "  --help               show this text\n",
         out);
 }
@@ -52,10 +54,13 @@ bool is_log_level(const char* s) {
 Options parse_options(int argc, char** argv) {
     Options o;
     if (const char* env = std::getenv("UBLUETOOTHD_BUS"); env && *env) o.bus_address = env;
+    // systemd's StateDirectory= may list several, separated by colons: ours is the first.
+    if (const char* env = std::getenv("STATE_DIRECTORY"); env && *env) o.state_dir = std::string(env).substr(0, std::string(env).find(':'));
     static const option long_options[] = {
         {"bus", required_argument, nullptr, 'b'},
         {"adapter", required_argument, nullptr, 'a'},
         {"log-level", required_argument, nullptr, 'l'},
+        {"state-dir", required_argument, nullptr, 's'},
         {"help", no_argument, nullptr, 'h'},
         {nullptr, 0, nullptr, 0},
     };
@@ -70,6 +75,10 @@ Options parse_options(int argc, char** argv) {
             case 'l':
                 if (!is_log_level(optarg)) bad(std::string("not a log level: ") + optarg);
                 o.log_level = optarg;
+                break;
+            case 's':
+                if (*optarg != '/') bad(std::string("the state directory must be an absolute path: ") + optarg);
+                o.state_dir = optarg;
                 break;
             case 'h': usage(stdout); std::exit(0);
             default: bad("unknown option");

@@ -15,14 +15,6 @@ namespace {
 
 constexpr const char* kErrorPrefix = "org.ubluetooth.Error.";
 
-// The topics of the parts still to come, named as their issues name them.
-constexpr const char* kSecurity = "security (pairing, bonding, encryption)";
-
-[[noreturn]] void not_implemented(const char* method, const char* topic) {
-    throw BleError(ErrorCode::NotImplemented,
-                   std::string(method) + " is not available yet: " + topic + " is still being built");
-}
-
 }  // namespace
 
 constexpr const char* kHandlerInterface = "org.ubluetooth.Handler1";
@@ -267,6 +259,12 @@ void BleObject::emit(const ble::IrqEvent& event) {
                 emitL2capRecv(e.conn_handle, e.cid);
             } else if constexpr (std::is_same_v<T, ble::L2capSendReady>) {
                 emitL2capSendReady(e.conn_handle, e.cid, e.status);
+            } else if constexpr (std::is_same_v<T, ble::EncryptionUpdate>) {
+                spdlog::info("{}: connection {}: encrypted={} authenticated={} bonded={} key_size={}", adapter_.name(),
+                             e.conn_handle, e.encrypted, e.authenticated, e.bonded, e.key_size);
+                emitEncryptionUpdate(e.conn_handle, e.encrypted, e.authenticated, e.bonded, e.key_size);
+            } else if constexpr (std::is_same_v<T, ble::PasskeyAction>) {
+                emitPasskeyAction(e.conn_handle, e.action, e.passkey);
             } else {
                 static_assert(std::is_same_v<T, ble::MtuExchanged>);
                 emitMtuExchanged(e.conn_handle, e.mtu);
@@ -414,9 +412,30 @@ void BleObject::GattcExchangeMtu(const uint16_t& conn_handle) {
     guard("GattcExchangeMtu", [&] { adapter_.gattc_exchange_mtu(conn_handle); });
 }
 
-void BleObject::GapPair(const uint16_t&) { guard("GapPair", [] { not_implemented("gap_pair", kSecurity); }); }
-void BleObject::GapPasskey(const uint16_t&, const uint32_t&, const uint32_t&) {
-    guard("GapPasskey", [] { not_implemented("gap_passkey", kSecurity); });
+void BleObject::GapPair(const uint16_t& conn_handle) {
+    guard("GapPair", [&] { adapter_.gap_pair(conn_handle); });
+}
+
+void BleObject::GapPasskey(const uint16_t& conn_handle, const uint32_t& action, const uint32_t& passkey) {
+    guard("GapPasskey", [&] {
+        adapter_.gap_passkey(conn_handle, action, passkey);
+        spdlog::info("{}: gap_passkey({}, {}) answered", adapter_.name(), conn_handle, action);
+    });
+}
+
+std::vector<sdbus::Struct<uint8_t, std::vector<uint8_t>>> BleObject::GapBonds() {
+    return guard("GapBonds", [&] {
+        std::vector<sdbus::Struct<uint8_t, std::vector<uint8_t>>> out;
+        for (const LeAddress& peer : adapter_.gap_bonds()) out.emplace_back(peer.type, address_bytes(peer.address));
+        return out;
+    });
+}
+
+void BleObject::GapUnpair(const uint8_t& addr_type, const std::vector<uint8_t>& addr) {
+    guard("GapUnpair", [&] {
+        if (addr_type > 1) throw BleError(ErrorCode::InvalidArgs, "addr_type is 0 (public) or 1 (random)");
+        adapter_.gap_unpair({addr_type, address_arg(addr, "addr")});
+    });
 }
 void BleObject::L2capListen(const uint16_t& psm, const uint16_t& mtu) {
     guard("L2capListen", [&] {

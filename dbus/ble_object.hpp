@@ -73,8 +73,10 @@ private:
                                                                  const uint16_t& cid) override;
 
     // Parts of the API still to be built answer NotImplemented.
-    void GapPair(const uint16_t&) override;
-    void GapPasskey(const uint16_t&, const uint32_t&, const uint32_t&) override;
+    void GapPair(const uint16_t& conn_handle) override;
+    void GapPasskey(const uint16_t& conn_handle, const uint32_t& action, const uint32_t& passkey) override;
+    std::vector<sdbus::Struct<uint8_t, std::vector<uint8_t>>> GapBonds() override;
+    void GapUnpair(const uint8_t& addr_type, const std::vector<uint8_t>& addr) override;
 
     void emit(const ble::IrqEvent& event);
     // Runs a method body; turns facade errors into D-Bus errors and logs them.

@@ -10,12 +10,6 @@ namespace ubt::ble {
 
 namespace {
 
-const char* const kSecurityTopic = "security settings (pairing and bonding) are not built yet";
-
-bool is_security_key(const std::string& key) {
-    return key == "io" || key == "bond" || key == "mitm" || key == "le_secure";
-}
-
 [[noreturn]] void invalid(const std::string& message) {
     throw BleError(ErrorCode::InvalidArgs, message);
 }
@@ -54,10 +48,11 @@ struct Adapter::Pending {
     std::optional<std::string> gap_name;
     std::optional<int64_t> rxbuf;
     std::optional<int64_t> mtu;
+    std::optional<SecurityConfig> security;
 };
 
 Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerInfo& info, hci::HciClient& hci,
-                 Timers& timers, l2cap::Kernel* l2cap_kernel)
+                 Timers& timers, l2cap::Kernel* l2cap_kernel, sm::BondStore* bonds)
     : index_(index),
       mgmt_(mgmt),
       public_address_(info.address),
@@ -84,6 +79,7 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
                     },
                     [this](bool central, uint16_t handle, const LeAddress& peer) {
                         l2cap_.link_ended(handle);
+                        security_.link_ended(handle);
                         if (auto it = bearers_.find(handle); it != bearers_.end()) {
                             it->second->end();
                             bearers_.erase(it);
@@ -94,7 +90,9 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
                     },
                     [this](const hci::ConnectionUpdate& u) {
                         events_.push(ConnectionUpdate{u.handle, u.interval, u.latency, u.supervision_timeout, u.status});
-                    }}) {
+                    },
+                    [this](uint16_t handle, bool) { security_.encryption_changed(handle); }}),
+      security_(index, info.supported_settings, mgmt, connections_, timers, events_, bonds) {
     gatt_db_.build({}, gap_name_);
     l2cap_.set_kernel(l2cap_kernel);
     l2cap_.set_link_check([this](uint16_t conn_handle) {
@@ -109,6 +107,7 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
     std::random_device rng;
     static_address_ = random_static_address(rng);
     for (auto& b : irk_) b = static_cast<uint8_t>(rng());
+    security_.start();
 }
 
 Adapter::~Adapter() { timers_.cancel(rpa_timer_); }
@@ -220,7 +219,7 @@ ConfigValue Adapter::config_get(const std::string& key) const {
     if (key == "gap_name") return gap_name_;
     if (key == "rxbuf") return rxbuf_;
     if (key == "mtu") return mtu_;
-    if (is_security_key(key)) throw BleError(ErrorCode::NotImplemented, "config '" + key + "': " + kSecurityTopic);
+    if (Security::is_config_key(key)) return security_.config_get(key);
     invalid("unknown config key '" + key + "'");
 }
 
@@ -246,8 +245,9 @@ Adapter::Pending Adapter::validate(const std::vector<std::pair<std::string, Conf
             p.mtu = integer(key, value, kMinMtu, kMaxMtu);
         } else if (key == "mac") {
             invalid("config 'mac' can only be read");
-        } else if (is_security_key(key)) {
-            throw BleError(ErrorCode::NotImplemented, "config '" + key + "': " + kSecurityTopic);
+        } else if (Security::is_config_key(key)) {
+            if (!p.security) p.security = security_.config();
+            security_.validate(key, value, *p.security);
         } else {
             invalid("unknown config key '" + key + "'");
         }
@@ -258,20 +258,28 @@ Adapter::Pending Adapter::validate(const std::vector<std::pair<std::string, Conf
 void Adapter::config_set(const std::vector<std::pair<std::string, ConfigValue>>& values) {
     Pending p = validate(values);
     std::string old_name = gap_name_;
-    if (p.gap_name) {
-        mgmt_.checked(mgmt::set_local_name(index_, *p.gap_name, short_name_));
-        set_gap_name(*p.gap_name);
-    }
-    if (p.addr_mode && *p.addr_mode != addr_mode_) {
-        try {
-            change_address_mode(*p.addr_mode);
-        } catch (const BleError&) {
-            if (p.gap_name) {  // the call failed: leave the name as it was too
-                mgmt_.command(mgmt::set_local_name(index_, old_name, short_name_));
-                set_gap_name(old_name);
-            }
-            throw;
+    SecurityConfig old_security = security_.config();
+    if (p.security) security_.apply(*p.security);
+    try {
+        if (p.gap_name) {
+            mgmt_.checked(mgmt::set_local_name(index_, *p.gap_name, short_name_));
+            set_gap_name(*p.gap_name);
         }
+        if (p.addr_mode && *p.addr_mode != addr_mode_) change_address_mode(*p.addr_mode);
+    } catch (const BleError&) {
+        // The call failed: leave what it changed as it was.
+        if (p.gap_name && gap_name_ != old_name) {
+            mgmt_.command(mgmt::set_local_name(index_, old_name, short_name_));
+            set_gap_name(old_name);
+        }
+        if (p.security) {
+            try {
+                security_.apply(old_security);
+            } catch (const BleError&) {
+                // apply() has logged it.
+            }
+        }
+        throw;
     }
     if (p.rxbuf) {
         rxbuf_ = *p.rxbuf;
@@ -404,6 +412,7 @@ AttBearer& Adapter::bearer(uint16_t conn_handle) {
             gap::Link* link = connections_.link(conn_handle);
             return link ? link->backlog() : size_t{0};
         },
+        [this, conn_handle] { return security_.link_security(conn_handle); },
     };
     auto b = std::make_shared<AttBearer>(conn_handle, static_cast<uint16_t>(mtu_), std::move(context));
     b->set_read_asker(read_asker_);
@@ -524,11 +533,14 @@ void Adapter::dispatch_hci_events() {
                 advertiser_.on_le_meta(*meta);
                 connections_.on_le_meta(*meta);
             }
+        } else {
+            connections_.on_encryption_event(*event);
         }
     }
 }
 
 void Adapter::on_mgmt_event(const mgmt::Frame& frame) {
+    if (security_.on_mgmt_event(frame)) return;
     if (frame.code == mgmt::ev::NewSettings) {
         if (auto s = mgmt::decode_settings(frame.params)) {
             uint32_t old_settings = settings_;

@@ -26,6 +26,8 @@
 #include "gatt/server.hpp"
 #include "l2cap_channels.hpp"
 #include "hci/hci_client.hpp"
+#include "security.hpp"
+#include "sm/bond_store.hpp"
 #include "mgmt/mgmt_client.hpp"
 #include "mgmt/mgmt_codec.hpp"
 
@@ -36,9 +38,10 @@ enum class AddrMode : uint8_t { Public = 0, Random = 1, Rpa = 2, Nrpa = 3 };
 class Adapter {
 public:
     // l2cap_kernel: how channels are opened (borrowed); without it the
-    // l2cap_* calls are NotSupported.
+    // l2cap_* calls are NotSupported. bonds: where bonds are kept
+    // (borrowed); without it they last until the daemon stops.
     Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerInfo& info, hci::HciClient& hci,
-            Timers& timers, l2cap::Kernel* l2cap_kernel = nullptr);
+            Timers& timers, l2cap::Kernel* l2cap_kernel = nullptr, sm::BondStore* bonds = nullptr);
     ~Adapter();
     Adapter(const Adapter&) = delete;
     Adapter& operator=(const Adapter&) = delete;
@@ -63,6 +66,13 @@ public:
     void gap_connect_cancel();
     // False when the handle is not connected.
     bool gap_disconnect(uint16_t conn_handle);
+    // Pairing and bonding (see Security).
+    void gap_pair(uint16_t conn_handle) { security_.pair(conn_handle); }
+    void gap_passkey(uint16_t conn_handle, uint32_t action, uint32_t passkey) {
+        security_.passkey(conn_handle, action, passkey);
+    }
+    std::vector<LeAddress> gap_bonds() const { return security_.bonds(); }
+    void gap_unpair(const LeAddress& peer) { security_.unpair(peer); }
 
     // The address the kernel knows this controller by on LE links: public,
     // or the static random address in addr_mode 1 or without a public one.
@@ -179,6 +189,7 @@ private:
     std::map<uint16_t, std::shared_ptr<AttBearer>> bearers_;
     ReadRequestAsker read_asker_;
     L2capChannels l2cap_{timers_, events_};
+    Security security_;
 };
 
 }  // namespace ubt::ble

@@ -104,8 +104,8 @@ void AttBearer::on_pdu(ByteView pdu) {
                         opcode != att::op::HandleValueNtf && (for_server(opcode) || opcode == att::op::HandleValueInd);
     if (needs_answer && waiting() >= kMaxAnswerBacklog) return;
     if (for_server(opcode)) {
-        // Encryption comes with the security work: until then links count as plain.
-        after_server(server_->handle(pdu, gatt::LinkSecurity{}));
+        gatt::LinkSecurity security = context_.security ? context_.security() : gatt::LinkSecurity{};
+        after_server(server_->handle(pdu, security));
         return;
     }
     if (auto confirmation = client_->handle(pdu)) send(*confirmation);

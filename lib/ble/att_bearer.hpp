@@ -38,6 +38,9 @@ public:
         std::function<void()> disconnect;
         // PDUs the channel has not handed to the kernel yet.
         std::function<size_t()> backlog;
+        // What the link's encryption allows, for the security flags; empty:
+        // the link counts as unencrypted.
+        std::function<gatt::LinkSecurity()> security = {};
     };
 
     AttBearer(uint16_t conn_handle, uint16_t local_mtu, Context context);

@@ -121,12 +121,34 @@ struct L2capSendReady {  // _IRQ_L2CAP_SEND_READY (26)
     uint32_t status;
 };
 
+struct EncryptionUpdate {  // _IRQ_ENCRYPTION_UPDATE (28)
+    uint16_t conn_handle;
+    bool encrypted;
+    bool authenticated;
+    bool bonded;
+    uint8_t key_size;
+    bool operator==(const EncryptionUpdate&) const = default;
+};
+
+// gap_passkey()'s actions.
+namespace passkey_action {
+constexpr uint32_t Input = 2;              // the user types the passkey the peer shows
+constexpr uint32_t Display = 3;            // show the passkey; the peer's user types it
+constexpr uint32_t NumericComparison = 4;  // show the value; the user confirms both sides match
+}  // namespace passkey_action
+
+struct PasskeyAction {  // _IRQ_PASSKEY_ACTION (31)
+    uint16_t conn_handle;
+    uint32_t action;   // passkey_action::*
+    uint32_t passkey;  // 0 for Input
+};
+
 using IrqEvent = std::variant<ScanResult, ScanDone, CentralConnect, CentralDisconnect, PeripheralConnect,
                               PeripheralDisconnect, ConnectionUpdate, GattsWrite, GattsReadRequest,
                               GattcServiceResult, GattcServiceDone, GattcCharacteristicResult,
                               GattcCharacteristicDone, GattcDescriptorResult, GattcDescriptorDone, GattcReadResult,
                               GattcReadDone, GattcWriteDone, GattcNotify, GattcIndicate, GattsIndicateDone,
                               MtuExchanged, L2capAccept, L2capConnect, L2capDisconnect, L2capRecv,
-                              L2capSendReady>;
+                              L2capSendReady, EncryptionUpdate, PasskeyAction>;
 
 }  // namespace ubt::ble

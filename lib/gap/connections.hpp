@@ -101,6 +101,16 @@ public:
         return it->second.peer;
     }
     size_t count() const { return connections_.size(); }
+    std::vector<uint16_t> handles() const {
+        std::vector<uint16_t> out;
+        for (const auto& [handle, c] : connections_) out.push_back(handle);
+        return out;
+    }
+    // Whether we made the link (gap_connect); false for unknown handles.
+    bool we_are_central(uint16_t handle) const {
+        auto it = connections_.find(handle);
+        return it != connections_.end() && it->second.we_are_central;
+    }
     // Whether the link is encrypted, as the last successful encryption event
     // for it said; false until one comes, and for a handle that is not
     // connected.

@@ -8,20 +8,12 @@
 
 #include "core/address.hpp"
 #include "fd.hpp"
-#include "sm/bond.hpp"
+#include "sm/bond_store.hpp"
 
 namespace ubt::linux_bt {
 
-// A file load() skipped or deleted, and why.
-struct BondProblem {
-    std::string path;
-    std::string reason;
-};
-
-struct LoadedBonds {
-    std::vector<sm::Bond> bonds;  // in file name order
-    std::vector<BondProblem> problems;
-};
+using sm::BondProblem;  // a file load() skipped or deleted, and why
+using sm::LoadedBonds;  // bonds in file name order
 
 // Layout (the root is the daemon's state directory, /var/lib/ubluetoothd):
 //   <root>/bonds/                      0700
@@ -31,7 +23,7 @@ struct LoadedBonds {
 // and address, most significant byte first. `bonds` and the adapter directory
 // must not be symbolic links (the root may be, as systemd's DynamicUser makes
 // it); files are opened with O_NOFOLLOW.
-class BondFiles {
+class BondFiles : public sm::BondStore {
 public:
     // Opens the adapter's directory, creating the root, `bonds` and the
     // adapter directory with mode 0700 as needed. An existing directory that
@@ -51,10 +43,10 @@ public:
     // throws, the previous file is untouched. Throws BleError(InvalidArgs) for
     // an invalid bond (sm::validate) and BleError(Failed) for a file system
     // error.
-    void store(const sm::Bond& bond);
+    void store(const sm::Bond& bond) override;
     // Deletes the peer's bond file and fsyncs the directory. Throws
     // BleError(NotFound) when there is none, BleError(Failed) on other errors.
-    void remove(const LeAddress& peer);
+    void remove(const LeAddress& peer) override;
     // Reads every *.bond file. Never throws for one file's trouble: a file
     // that is unreadable, malformed, truncated, altered (CRC), named for a
     // different peer, not a regular file, a symbolic link, owned by another
@@ -62,7 +54,7 @@ public:
     // and reported. A *.tmp left by an interrupted store() is deleted and
     // reported; other files are ignored and reported. Throws BleError(Failed)
     // only when the directory cannot be read.
-    LoadedBonds load();
+    LoadedBonds load() override;
 
 private:
     std::string directory_;

@@ -1,8 +1,14 @@
 #include "l2cap_link.hpp"
 
+#include <bluetooth/bluetooth.h>
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "core/error.hpp"
+#include "l2cap_address.hpp"
 
 namespace ubt::linux_bt {
 
@@ -53,11 +59,35 @@ bool L2capLink::send_unsent() {
         const Bytes& pdu = unsent_.front();
         ssize_t n = ::send(fd_.get(), pdu.data(), pdu.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) return false;  // the rest when writable
+        // ENOTCONN: the kernel holds the channel while it raises the link's
+        // security (BT_SECURITY), and it becomes writable when done.
+        if (n < 0 && (errno == EAGAIN || errno == ENOBUFS || errno == ENOTCONN)) return false;  // the rest when writable
         // Sent, or the channel is going away (its link's end is reported anyway).
         unsent_.pop_front();
     }
     return true;
+}
+
+std::optional<gap::SecurityLevel> L2capLink::security() const {
+    bt_security sec{};
+    socklen_t len = sizeof sec;
+    if (::getsockopt(fd_.get(), SOL_BLUETOOTH, BT_SECURITY, &sec, &len) < 0) return std::nullopt;
+    return gap::SecurityLevel{sec.level, sec.key_size};
+}
+
+bool L2capLink::request_security(uint8_t level) {
+    bt_security sec{};
+    sec.level = level;
+    if (::setsockopt(fd_.get(), SOL_BLUETOOTH, BT_SECURITY, &sec, sizeof sec) == 0) return true;
+    if (errno == EINVAL) return false;  // the link has that level already
+    throw BleError(ErrorCode::Failed, std::string("the kernel refused to raise the link's security: ") + std::strerror(errno));
+}
+
+std::optional<LeAddress> L2capLink::peer_address() const {
+    sockaddr_l2 peer{};
+    socklen_t len = sizeof peer;
+    if (::getpeername(fd_.get(), reinterpret_cast<sockaddr*>(&peer), &len) < 0) return std::nullopt;
+    return le_address_of(peer);
 }
 
 void L2capLink::watch_writable(bool on) {

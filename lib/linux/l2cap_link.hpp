@@ -22,6 +22,9 @@ public:
 
     void send(ByteView pdu) override;
     size_t backlog() const override { return unsent_.size(); }
+    std::optional<gap::SecurityLevel> security() const override;
+    bool request_security(uint8_t level) override;
+    std::optional<LeAddress> peer_address() const override;
 
 private:
     void readable();

@@ -34,7 +34,12 @@ struct FakeController {
             case op::SetLowEnergy: flag(setting::LowEnergy); break;
             case op::SetPrivacy: flag(setting::Privacy); break;
             case op::SetBrEdr: flag(setting::BrEdr); break;
+            case op::SetBondable: flag(setting::Bondable); break;
+            case op::SetSecureConnections: flag(setting::SecureConnections); break;
             case op::SetStaticAddress: break;
+            case op::SetIoCapability:
+            case op::LoadLongTermKeys:
+            case op::LoadIdentityResolvingKeys: return {command_complete(cmd.index, cmd.code, status::Success, {})};
             case op::SetLocalName:
                 name = ByteReader(cmd.params).fixed_string(kNameSize);
                 return {command_complete(cmd.index, cmd.code, status::Success, cmd.params)};
@@ -61,11 +66,17 @@ struct Fixture {
     test::FakeHciPort hci_port;
     hci::HciClient hci{hci_port, std::chrono::milliseconds(10)};
     test::FakeTimers timers;
+    bool wired = wire();
     ble::Adapter adapter;
 
+    // Tests check the commands sent after the adapter's start-up.
     explicit Fixture(Address address = kPublic) : adapter(0, mgmt, info_with(address), hci, timers) {
+        controller.opcodes.clear();
+    }
+    bool wire() {
         port.responder = [this](const Frame& f) { return controller(f); };
         hci_port.responder = test::accepting_controller(false);
+        return true;
     }
     // A central connects to us: the controller's LE Connection Complete.
     void connect_central(uint16_t handle) {
@@ -96,11 +107,27 @@ TEST_CASE("active(True) turns LE on, sets the address mode, then powers on") {
     CHECK(fx.controller.opcodes == std::vector<uint16_t>{op::SetPowered});
 }
 
+TEST_CASE("a new adapter gives the kernel its security settings and the stored keys") {
+    test::FakeMgmtPort port;
+    FakeController controller;
+    port.responder = [&](const Frame& f) { return controller(f); };
+    MgmtClient mgmt{port, std::chrono::milliseconds(10)};
+    test::FakeHciPort hci_port;
+    hci::HciClient hci{hci_port, std::chrono::milliseconds(10)};
+    test::FakeTimers timers;
+    ble::Adapter adapter(0, mgmt, info_with(kPublic), hci, timers);
+    // io 3 and bondable, MicroPython's defaults; Load IRKs even when empty.
+    CHECK(controller.opcodes == std::vector<uint16_t>{op::SetIoCapability, op::SetBondable,
+                                                      op::LoadIdentityResolvingKeys, op::LoadLongTermKeys});
+    CHECK((controller.settings & setting::Bondable) != 0);
+}
+
 TEST_CASE("active(True) on a controller without LE is NotSupported") {
     Fixture fx;
     ControllerInfo info = info_with(kPublic);
     info.supported_settings = setting::Powered | setting::BrEdr;
     ble::Adapter classic(1, fx.mgmt, info, fx.hci, fx.timers);
+    fx.controller.opcodes.clear();
     CHECK(error_of([&] { classic.set_active(true); }) == ErrorCode::NotSupported);
     CHECK(fx.controller.opcodes.empty());
 }
@@ -215,14 +242,35 @@ TEST_CASE("a rejected config() call changes nothing, not even its valid keys") {
     CHECK(fx.controller.opcodes.empty());
 }
 
-TEST_CASE("unknown, read-only and not-yet-built keys") {
+TEST_CASE("unknown and read-only keys") {
     Fixture fx;
     CHECK(error_of([&] { fx.adapter.config_get("colour"); }) == ErrorCode::InvalidArgs);
     CHECK(error_of([&] { fx.adapter.config_set({{"mac", int64_t{0}}}); }) == ErrorCode::InvalidArgs);
     CHECK(error_of([&] { fx.adapter.config_set({}); }) == ErrorCode::InvalidArgs);
-    CHECK(error_of([&] { fx.adapter.config_get("bond"); }) == ErrorCode::NotImplemented);
-    CHECK(error_of([&] { fx.adapter.config_set({{"io", int64_t{3}}}); }) == ErrorCode::NotImplemented);
     CHECK(error_of([&] { fx.adapter.config_set({{"addr_mode", int64_t{4}}}); }) == ErrorCode::InvalidArgs);
+}
+
+TEST_CASE("security keys: defaults, checked values, the kernel told, nothing changed on a refusal") {
+    Fixture fx;
+    CHECK(std::get<int64_t>(fx.adapter.config_get("io")) == 3);
+    CHECK(std::get<bool>(fx.adapter.config_get("bond")) == true);
+    CHECK(std::get<bool>(fx.adapter.config_get("mitm")) == false);
+    CHECK(std::get<bool>(fx.adapter.config_get("le_secure")) == false);
+    CHECK(error_of([&] { fx.adapter.config_set({{"io", int64_t{5}}}); }) == ErrorCode::InvalidArgs);
+    CHECK(error_of([&] { fx.adapter.config_set({{"io", int64_t{-1}}}); }) == ErrorCode::InvalidArgs);
+    CHECK(error_of([&] { fx.adapter.config_set({{"bond", int64_t{1}}}); }) == ErrorCode::InvalidArgs);
+    CHECK(error_of([&] { fx.adapter.config_set({{"mitm", std::string("yes")}}); }) == ErrorCode::InvalidArgs);
+    // The fake controller has no Secure Connections among its settings.
+    CHECK(error_of([&] { fx.adapter.config_set({{"io", int64_t{1}}, {"le_secure", true}}); }) == ErrorCode::NotSupported);
+    CHECK(std::get<int64_t>(fx.adapter.config_get("io")) == 3);
+    CHECK(fx.controller.opcodes.empty());
+
+    fx.adapter.config_set({{"io", int64_t{4}}, {"bond", false}, {"mitm", true}});
+    CHECK(std::get<int64_t>(fx.adapter.config_get("io")) == 4);
+    CHECK(std::get<bool>(fx.adapter.config_get("bond")) == false);
+    CHECK(std::get<bool>(fx.adapter.config_get("mitm")) == true);
+    CHECK(fx.controller.opcodes == std::vector<uint16_t>{op::SetIoCapability, op::SetBondable});
+    CHECK((fx.controller.settings & setting::Bondable) == 0);
 }
 
 TEST_CASE("New Settings and Local Name Changed events update the adapter") {
@@ -394,4 +442,17 @@ TEST_CASE("an ATT timeout ends the link, and a controller that does not answer t
         if (auto d = std::get_if<ble::GattcReadDone>(&*e)) read_done = d->status == gatt::status::Timeout;
     }
     CHECK(read_done);
+}
+
+TEST_CASE("a security setting the kernel refuses leaves the old settings, told to the kernel again") {
+    Fixture fx;
+    refusing(fx, op::SetBondable);
+    CHECK(error_of([&] { fx.adapter.config_set({{"io", int64_t{1}}, {"bond", false}, {"gap_name", std::string("x")}}); }) ==
+          ErrorCode::Failed);
+    CHECK(std::get<int64_t>(fx.adapter.config_get("io")) == 3);
+    CHECK(std::get<bool>(fx.adapter.config_get("bond")) == true);
+    CHECK(std::get<std::string>(fx.adapter.config_get("gap_name")) == "BlueZ");
+    // io 1 sent, Bondable refused; then io 3 back (Bondable refused again, logged).
+    CHECK(fx.controller.opcodes ==
+          std::vector<uint16_t>{op::SetIoCapability, op::SetBondable, op::SetIoCapability, op::SetBondable});
 }

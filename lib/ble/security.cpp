@@ -1,0 +1,489 @@
+#include "security.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "core/error.hpp"
+
+namespace ubt::ble {
+
+namespace {
+
+constexpr std::chrono::milliseconds kSettleStep{10};
+constexpr int kSettleTries = 50;
+
+[[noreturn]] void invalid(const std::string& message) { throw BleError(ErrorCode::InvalidArgs, message); }
+
+bool boolean(const std::string& key, const ConfigValue& value) {
+    const bool* b = std::get_if<bool>(&value);
+    if (!b) invalid("config '" + key + "' takes True or False");
+    return *b;
+}
+
+LeAddress le_address(const mgmt::DeviceAddress& a) {
+    return {static_cast<uint8_t>(a.type == mgmt::addr_type::LeRandom ? 1 : 0), a.address};
+}
+
+mgmt::DeviceAddress device_address(const LeAddress& a) {
+    return {a.address, sm::mgmt_address_type(a)};
+}
+
+bool is_le(const mgmt::DeviceAddress& a) {
+    return a.type == mgmt::addr_type::LePublic || a.type == mgmt::addr_type::LeRandom;
+}
+
+sm::Ltk to_ltk(const mgmt::LongTermKey& k) {
+    return {static_cast<sm::LtkType>(k.type), k.central != 0, k.enc_size, k.ediv, k.rand, k.val};
+}
+
+mgmt::LongTermKey to_mgmt(const LeAddress& peer, const sm::Ltk& k) {
+    return {device_address(peer), static_cast<uint8_t>(k.type), static_cast<uint8_t>(k.central ? 1 : 0),
+            k.enc_size, k.ediv, k.rand, k.val};
+}
+
+// The BT_SECURITY level a stored key gives: asking for more would pair again.
+uint8_t level_of(const sm::Bond& bond) {
+    bool sc = std::any_of(bond.ltks.begin(), bond.ltks.end(),
+                          [](const sm::Ltk& k) { return k.type == sm::LtkType::AuthenticatedP256; });
+    if (sc) return 4;
+    return bond.authenticated() ? 3 : 2;
+}
+
+std::string describe(const mgmt::DeviceAddress& a) {
+    return a.address.to_string() + (a.type == mgmt::addr_type::LeRandom ? " (random)" : " (public)");
+}
+
+const char* action_name(uint32_t action) {
+    switch (action) {
+        case passkey_action::Input: return "input";
+        case passkey_action::Display: return "display";
+        case passkey_action::NumericComparison: return "numeric comparison";
+    }
+    return "?";
+}
+
+}  // namespace
+
+Security::Security(uint16_t index, uint32_t supported_settings, mgmt::MgmtClient& mgmt,
+                   gap::Connections& connections, Timers& timers, EventQueue& events, sm::BondStore* store)
+    : index_(index),
+      supported_settings_(supported_settings),
+      mgmt_(mgmt),
+      connections_(connections),
+      timers_(timers),
+      events_(events),
+      store_(store) {}
+
+Security::~Security() {
+    for (auto& [handle, a] : asking_) timers_.cancel(a.timer);
+    for (auto& [handle, t] : settling_) timers_.cancel(t);
+}
+
+void Security::start() {
+    try {
+        send_config(config_);
+    } catch (const std::exception& e) {
+        spdlog::error("hci{}: security settings not applied: {}", index_, e.what());
+    }
+    if (store_) {
+        try {
+            sm::LoadedBonds loaded = store_->load();
+            for (const auto& p : loaded.problems) {
+                spdlog::warn("hci{}: bond store: {}: {}", index_, p.path, p.reason);
+            }
+            bonds_ = std::move(loaded.bonds);
+        } catch (const std::exception& e) {
+            spdlog::error("hci{}: bonds not loaded: {}", index_, e.what());
+        }
+    }
+    load_keys();
+    spdlog::info("hci{}: {} bond(s) loaded", index_, bonds_.size());
+}
+
+void Security::load_keys() {
+    std::vector<mgmt::LongTermKey> ltks;
+    std::vector<mgmt::IdentityResolvingKey> irks;
+    for (const auto& b : bonds_) {
+        for (const auto& k : b.ltks) ltks.push_back(to_mgmt(b.peer, k));
+        if (b.irk) irks.push_back({device_address(b.peer), *b.irk});
+    }
+    if (ltks.size() > mgmt::kMaxLoadLtks) ltks.resize(mgmt::kMaxLoadLtks);
+    if (irks.size() > mgmt::kMaxLoadIrks) irks.resize(mgmt::kMaxLoadIrks);
+    // Load IRKs goes even when empty: only then does the kernel ask peers
+    // for their identity (docs/kernel-smp.md, Q5).
+    for (const auto& cmd : {mgmt::load_identity_resolving_keys(index_, irks), mgmt::load_long_term_keys(index_, ltks)}) {
+        try {
+            mgmt_.checked(cmd);
+        } catch (const std::exception& e) {
+            spdlog::error("hci{}: stored keys not given to the kernel: {}", index_, e.what());
+        }
+    }
+}
+
+bool Security::is_config_key(const std::string& key) {
+    return key == "io" || key == "bond" || key == "mitm" || key == "le_secure";
+}
+
+ConfigValue Security::config_get(const std::string& key) const {
+    if (key == "io") return static_cast<int64_t>(config_.io);
+    if (key == "bond") return config_.bond;
+    if (key == "mitm") return config_.mitm;
+    return config_.le_secure;
+}
+
+void Security::validate(const std::string& key, const ConfigValue& value, SecurityConfig& into) const {
+    if (key == "io") {
+        const int64_t* v = std::get_if<int64_t>(&value);
+        if (!v) invalid("config 'io' takes an integer");
+        if (*v < mgmt::io_capability::DisplayOnly || *v > mgmt::io_capability::KeyboardDisplay) {
+            invalid("config 'io' must be between 0 and 4 (_IO_CAPABILITY_*), not " + std::to_string(*v));
+        }
+        into.io = static_cast<uint8_t>(*v);
+    } else if (key == "bond") {
+        into.bond = boolean(key, value);
+    } else if (key == "mitm") {
+        into.mitm = boolean(key, value);
+    } else if (key == "le_secure") {
+        into.le_secure = boolean(key, value);
+        if (into.le_secure && !(supported_settings_ & mgmt::setting::SecureConnections)) {
+            throw BleError(ErrorCode::NotSupported, "hci" + std::to_string(index_) +
+                                                        " does not support LE Secure Connections");
+        }
+    } else {
+        invalid("unknown config key '" + key + "'");
+    }
+}
+
+void Security::send_config(const SecurityConfig& c) {
+    mgmt_.checked(mgmt::set_io_capability(index_, c.io));
+    mgmt_.checked(mgmt::set_bondable(index_, c.bond));
+    if (supported_settings_ & mgmt::setting::SecureConnections) {
+        // With BR/EDR on, the kernel takes Secure Connections only after
+        // SSP; with it off, Set SSP is refused and not needed.
+        if (c.le_secure && (supported_settings_ & mgmt::setting::Ssp)) mgmt_.command(mgmt::set_ssp(index_, true));
+        mgmt_.checked(mgmt::set_secure_connections(
+            index_, c.le_secure ? mgmt::secure_connections::On : mgmt::secure_connections::Off));
+    }
+}
+
+void Security::apply(const SecurityConfig& config) {
+    if (config == config_) return;
+    try {
+        send_config(config);
+    } catch (const BleError&) {
+        try {
+            send_config(config_);
+        } catch (const BleError& e) {
+            spdlog::error("hci{}: the previous security settings could not be restored: {}", index_, e.what());
+        }
+        throw;
+    }
+    config_ = config;
+}
+
+std::optional<LeAddress> Security::peer_of(uint16_t handle) {
+    if (gap::Link* link = connections_.link(handle)) {
+        if (auto a = link->peer_address()) return a;
+    }
+    return connections_.peer(handle);
+}
+
+std::optional<uint16_t> Security::handle_of(const mgmt::DeviceAddress& peer) {
+    LeAddress wanted = le_address(peer);
+    for (uint16_t h : connections_.handles()) {
+        if (peer_of(h) == wanted || connections_.peer(h) == wanted) return h;
+    }
+    return std::nullopt;
+}
+
+const sm::Bond* Security::bond_of(const std::optional<LeAddress>& peer) const {
+    if (!peer) return nullptr;
+    auto it = std::find_if(bonds_.begin(), bonds_.end(), [&](const sm::Bond& b) { return b.peer == *peer; });
+    return it == bonds_.end() ? nullptr : &*it;
+}
+
+bool Security::keep(const sm::Bond& bond) {
+    try {
+        sm::validate(bond);
+        if (store_) store_->store(bond);
+    } catch (const std::exception& e) {
+        spdlog::error("hci{}: the bond with {} was not stored: {}", index_, bond.peer.address.to_string(), e.what());
+        return false;
+    }
+    auto it = std::find_if(bonds_.begin(), bonds_.end(), [&](const sm::Bond& b) { return b.peer == bond.peer; });
+    if (it == bonds_.end()) bonds_.push_back(bond);
+    else *it = bond;
+    return true;
+}
+
+EncryptionUpdate Security::state(uint16_t handle) {
+    bool encrypted = connections_.encrypted(handle);
+    gap::SecurityLevel level;
+    if (gap::Link* link = connections_.link(handle)) level = link->security().value_or(level);
+    const sm::Bond* bond = bond_of(peer_of(handle));
+    bool bonded = encrypted && bond && !bond->ltks.empty();
+    // A central encrypting with a stored key reports the level it asked for,
+    // not the key's (docs/kernel-smp.md, Q3): the key's type says.
+    bool authenticated = encrypted && (level.level >= 3 || (bonded && bond->authenticated()));
+    uint8_t key_size = 0;
+    if (encrypted) key_size = level.key_size ? level.key_size : (bond ? bond->key_size() : 0);
+    return {handle, encrypted, authenticated, bonded, key_size};
+}
+
+void Security::report(uint16_t handle, bool force) {
+    if (!connections_.connected(handle)) return;
+    auto last = reported_.find(handle);
+    // Nothing is raised before the link's first encryption event.
+    if (!force && last == reported_.end()) return;
+    EncryptionUpdate now = state(handle);
+    if (!force && last->second == now) return;
+    reported_[handle] = now;
+    events_.push(now);
+}
+
+void Security::report_when_settled(uint16_t handle, int tries_left) {
+    settling_.erase(handle);
+    gap::Link* link = connections_.link(handle);
+    auto level = link ? link->security() : std::nullopt;
+    bool settled = !connections_.encrypted(handle) || !level || level->level >= 2;
+    if (settled || tries_left <= 0) {
+        report(handle, true);
+        return;
+    }
+    settling_[handle] = timers_.start(kSettleStep, [this, handle, tries_left] { report_when_settled(handle, tries_left - 1); });
+}
+
+void Security::encryption_changed(uint16_t handle) {
+    forget_asking(handle);  // the pairing is over
+    if (auto it = settling_.find(handle); it != settling_.end()) timers_.cancel(it->second);
+    report_when_settled(handle, kSettleTries);
+}
+
+void Security::link_ended(uint16_t handle) {
+    forget_asking(handle);
+    reported_.erase(handle);
+    if (auto it = settling_.find(handle); it != settling_.end()) {
+        timers_.cancel(it->second);
+        settling_.erase(it);
+    }
+}
+
+gatt::LinkSecurity Security::link_security(uint16_t handle) {
+    EncryptionUpdate s = state(handle);
+    return {s.encrypted, s.authenticated};
+}
+
+void Security::pair(uint16_t handle) {
+    if (!connections_.connected(handle)) {
+        throw BleError(ErrorCode::NotFound, "no connection with handle " + std::to_string(handle));
+    }
+    gap::Link* link = connections_.link(handle);
+    if (!link) {
+        throw BleError(ErrorCode::Busy, "connection " + std::to_string(handle) +
+                                            " has no channel in the kernel yet; try again in a moment");
+    }
+    const sm::Bond* bond = bond_of(peer_of(handle));
+    bool with_key = bond && !bond->ltks.empty();
+    uint8_t level = with_key ? level_of(*bond) : (config_.mitm ? (config_.le_secure ? 4 : 3) : 2);
+    spdlog::info("hci{}: securing connection {} at level {} ({})", index_, handle, level,
+                 with_key ? "stored key" : "pairing");
+    if (!link->request_security(level)) report(handle, true);  // already there
+}
+
+void Security::ask(uint16_t handle, uint32_t action, const mgmt::DeviceAddress& peer, uint32_t passkey) {
+    forget_asking(handle);
+    Timers::Id timer = timers_.start(kPasskeyTimeout, [this, handle] {
+        asking_.erase(handle);
+        spdlog::info("hci{}: connection {}: no gap_passkey within {} s", index_, handle, kPasskeyTimeout.count());
+    });
+    asking_[handle] = {action, peer, passkey, timer};
+    spdlog::info("hci{}: connection {}: passkey action {} ({})", index_, handle, action, action_name(action));
+    events_.push(PasskeyAction{handle, action, passkey});
+}
+
+void Security::forget_asking(uint16_t handle) {
+    auto it = asking_.find(handle);
+    if (it == asking_.end()) return;
+    timers_.cancel(it->second.timer);
+    asking_.erase(it);
+}
+
+void Security::passkey(uint16_t handle, uint32_t action, uint32_t passkey) {
+    if (action != passkey_action::Input && action != passkey_action::Display &&
+        action != passkey_action::NumericComparison) {
+        invalid("gap_passkey action must be 2 (input), 3 (display) or 4 (numeric comparison), not " +
+                std::to_string(action));
+    }
+    auto it = asking_.find(handle);
+    if (it == asking_.end()) {
+        throw BleError(ErrorCode::NotFound, "connection " + std::to_string(handle) + " is not waiting for gap_passkey");
+    }
+    if (it->second.action != action) {
+        invalid("connection " + std::to_string(handle) + " waits for action " + std::to_string(it->second.action) +
+                " (" + action_name(it->second.action) + "), not " + std::to_string(action));
+    }
+    mgmt::Frame cmd;
+    if (action == passkey_action::Input) {
+        if (passkey > kMaxPasskey) invalid("a passkey is 0 to 999999, not " + std::to_string(passkey));
+        cmd = mgmt::user_passkey_reply(index_, it->second.peer, passkey);
+    } else if (action == passkey_action::NumericComparison) {
+        if (passkey > 1) invalid("numeric comparison takes 1 (the values match) or 0 (they do not)");
+        cmd = passkey ? mgmt::user_confirm_reply(index_, it->second.peer)
+                      : mgmt::user_confirm_negative_reply(index_, it->second.peer);
+    } else {
+        // The kernel chose the displayed passkey and sent it with the event.
+        if (passkey != it->second.passkey) {
+            spdlog::warn("hci{}: connection {}: the passkey to show is {:06}, chosen by the kernel; {} is ignored",
+                         index_, handle, it->second.passkey, passkey);
+        }
+        forget_asking(handle);
+        return;
+    }
+    forget_asking(handle);
+    mgmt::Reply reply = mgmt_.command(cmd);
+    if (!reply.ok()) {
+        throw BleError(ErrorCode::Failed, std::string("the kernel did not take the answer: ") +
+                                              mgmt::status_name(reply.status));
+    }
+}
+
+std::vector<LeAddress> Security::bonds() const {
+    std::vector<LeAddress> out;
+    for (const auto& b : bonds_) {
+        if (!b.ltks.empty()) out.push_back(b.peer);
+    }
+    return out;
+}
+
+void Security::unpair(const LeAddress& peer) {
+    auto it = std::find_if(bonds_.begin(), bonds_.end(), [&](const sm::Bond& b) { return b.peer == peer; });
+    if (it == bonds_.end()) throw BleError(ErrorCode::NotFound, "no bond with " + peer.address.to_string());
+    mgmt::Reply reply = mgmt_.command(mgmt::unpair_device(index_, device_address(peer), true));
+    // Not Paired: the kernel had no key left (it was never loaded, say).
+    if (!reply.ok() && reply.status != mgmt::status::NotPaired) {
+        throw BleError(ErrorCode::Failed, std::string("Unpair Device failed: ") + mgmt::status_name(reply.status));
+    }
+    bonds_.erase(it);
+    if (store_) {
+        try {
+            store_->remove(peer);
+        } catch (const BleError& e) {
+            if (e.code() != ErrorCode::NotFound) {
+                throw BleError(ErrorCode::Failed, "the kernel forgot the bond but its file stays: " +
+                                                      std::string(e.what()));
+            }
+        }
+    }
+    spdlog::info("hci{}: bond with {} removed", index_, peer.address.to_string());
+}
+
+bool Security::on_mgmt_event(const mgmt::Frame& frame) {
+    switch (frame.code) {
+        case mgmt::ev::UserConfirmRequest:
+            if (auto r = mgmt::decode_user_confirm_request(frame.params)) on_user_confirm(*r);
+            return true;
+        case mgmt::ev::UserPasskeyRequest:
+            if (auto r = mgmt::decode_device_address(frame.params)) on_passkey_request(*r);
+            return true;
+        case mgmt::ev::PasskeyNotify:
+            if (auto r = mgmt::decode_passkey_notify(frame.params)) on_passkey_notify(*r);
+            return true;
+        case mgmt::ev::NewLongTermKey:
+            if (auto r = mgmt::decode_new_long_term_key(frame.params)) on_new_ltk(*r);
+            return true;
+        case mgmt::ev::NewIdentityResolvingKey:
+            if (auto r = mgmt::decode_new_identity_resolving_key(frame.params)) on_new_irk(*r);
+            return true;
+        case mgmt::ev::DeviceUnpaired:
+            if (auto r = mgmt::decode_device_address(frame.params)) on_unpaired(*r);
+            return true;
+        case mgmt::ev::AuthenticationFailed:
+            if (auto r = mgmt::decode_authentication_failed(frame.params)) {
+                spdlog::info("hci{}: pairing with {} failed: {}", index_, describe(r->peer),
+                             mgmt::status_name(r->status));
+                if (auto h = handle_of(r->peer)) forget_asking(*h);
+            }
+            return true;
+    }
+    return false;
+}
+
+void Security::on_user_confirm(const mgmt::UserConfirmRequest& request) {
+    auto handle = handle_of(request.peer);
+    if (!handle) {
+        spdlog::warn("hci{}: confirmation asked for {}, which is not connected: refused", index_, describe(request.peer));
+        mgmt_.command(mgmt::user_confirm_negative_reply(index_, request.peer));
+        return;
+    }
+    if (request.confirm_hint) {
+        // Just Works: nothing to show or compare. mitm wants protection
+        // that Just Works cannot give, so it refuses.
+        spdlog::info("hci{}: connection {}: Just Works pairing {}", index_, *handle, config_.mitm ? "refused (mitm)" : "accepted");
+        mgmt_.command(config_.mitm ? mgmt::user_confirm_negative_reply(index_, request.peer)
+                                   : mgmt::user_confirm_reply(index_, request.peer));
+        return;
+    }
+    ask(*handle, passkey_action::NumericComparison, request.peer, request.value);
+}
+
+void Security::on_passkey_request(const mgmt::DeviceAddress& peer) {
+    auto handle = handle_of(peer);
+    if (!handle) {
+        spdlog::warn("hci{}: passkey asked for {}, which is not connected: refused", index_, describe(peer));
+        mgmt_.command(mgmt::user_passkey_negative_reply(index_, peer));
+        return;
+    }
+    ask(*handle, passkey_action::Input, peer, 0);
+}
+
+void Security::on_passkey_notify(const mgmt::PasskeyNotify& notify) {
+    auto handle = handle_of(notify.peer);
+    if (!handle) return;
+    auto it = asking_.find(*handle);
+    // Later notifications count the digits the peer typed: one action is enough.
+    if (it != asking_.end() && it->second.action == passkey_action::Display && it->second.passkey == notify.passkey) {
+        return;
+    }
+    ask(*handle, passkey_action::Display, notify.peer, notify.passkey);
+}
+
+void Security::on_new_ltk(const mgmt::NewLongTermKey& event) {
+    const mgmt::LongTermKey& k = event.key;
+    if (!is_le(k.peer)) return;
+    if (!event.store_hint) {
+        spdlog::info("hci{}: key for {} not kept (no bond)", index_, describe(k.peer));
+        return;
+    }
+    LeAddress peer = le_address(k.peer);
+    const sm::Bond* old = bond_of(peer);
+    sm::Bond bond = old ? *old : sm::Bond{peer, {}, std::nullopt};
+    bond.put_ltk(to_ltk(k));
+    if (!keep(bond)) return;
+    spdlog::info("hci{}: bonded with {}", index_, describe(k.peer));
+    if (auto h = handle_of(k.peer)) report(*h, false);
+}
+
+void Security::on_new_irk(const mgmt::NewIdentityResolvingKey& event) {
+    const mgmt::IdentityResolvingKey& k = event.key;
+    if (!event.store_hint || !is_le(k.peer)) return;
+    LeAddress peer = le_address(k.peer);
+    const sm::Bond* old = bond_of(peer);
+    sm::Bond bond = old ? *old : sm::Bond{peer, {}, std::nullopt};
+    bond.irk = k.val;
+    if (keep(bond)) spdlog::info("hci{}: identity of {} stored", index_, describe(k.peer));
+}
+
+void Security::on_unpaired(const mgmt::DeviceAddress& peer) {
+    // Another mgmt user (btmgmt, bluetoothd) removed the kernel's keys: the
+    // store follows, or the next start would load them back.
+    LeAddress a = le_address(peer);
+    if (!bond_of(a)) return;
+    try {
+        unpair(a);
+    } catch (const std::exception& e) {
+        spdlog::error("hci{}: bond with {} removed elsewhere, not from the store: {}", index_, describe(peer), e.what());
+    }
+}
+
+}  // namespace ubt::ble

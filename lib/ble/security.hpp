@@ -1,0 +1,134 @@
+#pragma once
+// Pairing, bonding and encryption of one adapter's links. The kernel runs
+// SMP; this drives it through mgmt and the links' BT_SECURITY: the config
+// keys io, bond, mitm and le_secure, gap_pair and gap_passkey, the kernel's
+// pairing questions (answered here for Just Works, raised as
+// _IRQ_PASSKEY_ACTION otherwise), the keys it hands out (kept in a
+// sm::BondStore and loaded back into the kernel at start), and
+// _IRQ_ENCRYPTION_UPDATE. docs/kernel-smp.md has the kernel facts behind
+// each choice. Event-loop thread only; borrows everything it is given.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config_value.hpp"
+#include "core/timers.hpp"
+#include "event_queue.hpp"
+#include "gap/connections.hpp"
+#include "gatt/server.hpp"
+#include "mgmt/mgmt_client.hpp"
+#include "sm/bond_store.hpp"
+
+namespace ubt::ble {
+
+// The values of the security config keys (MicroPython's defaults).
+struct SecurityConfig {
+    uint8_t io = 3;  // _IO_CAPABILITY_NO_INPUT_OUTPUT; the SMP numbering, as mgmt's
+    bool bond = true;
+    bool mitm = false;
+    bool le_secure = false;
+    bool operator==(const SecurityConfig&) const = default;
+};
+
+class Security {
+public:
+    // How long a passkey action waits for gap_passkey: the kernel's SMP
+    // timeout, after which it has dropped the link anyway.
+    static constexpr std::chrono::seconds kPasskeyTimeout{30};
+    static constexpr uint32_t kMaxPasskey = 999999;
+
+    // store: where bonds are kept; nullptr keeps them in memory only.
+    Security(uint16_t index, uint32_t supported_settings, mgmt::MgmtClient& mgmt, gap::Connections& connections,
+             Timers& timers, EventQueue& events, sm::BondStore* store);
+    ~Security();
+    Security(const Security&) = delete;
+    Security& operator=(const Security&) = delete;
+
+    // Gives the kernel our settings and the stored keys (Load LTKs and Load
+    // IRKs replace its lists). Trouble is logged, not thrown.
+    void start();
+
+    static bool is_config_key(const std::string& key);
+    ConfigValue config_get(const std::string& key) const;
+    const SecurityConfig& config() const { return config_; }
+    // Puts one key's value into `into`; throws BleError (InvalidArgs, or
+    // NotSupported for le_secure on a controller without it) and changes nothing.
+    void validate(const std::string& key, const ConfigValue& value, SecurityConfig& into) const;
+    // Sends a validated config to the kernel; on a refusal, puts the previous
+    // one back as far as the kernel lets it and throws BleError(Failed).
+    void apply(const SecurityConfig& config);
+
+    // gap_pair: asks the kernel to secure the link. With a stored bond for
+    // the peer, at that key's level (encryption, no pairing); otherwise at
+    // the level mitm and le_secure want, pairing (and bonding if `bond`).
+    // Results come as events. A link already at that level gets an
+    // _IRQ_ENCRYPTION_UPDATE with its state at once.
+    void pair(uint16_t handle);
+    // gap_passkey: the answer to the connection's pending _IRQ_PASSKEY_ACTION.
+    void passkey(uint16_t handle, uint32_t action, uint32_t passkey);
+
+    // The identity addresses of the bonded peers, in the order they bonded.
+    std::vector<LeAddress> bonds() const;
+    // Removes the bond from the kernel (disconnecting the peer) and the store.
+    void unpair(const LeAddress& peer);
+
+    // The pairing events of mgmt; false for the others.
+    bool on_mgmt_event(const mgmt::Frame& frame);
+    // The link's encryption changed (HCI Encryption Change or Key Refresh).
+    void encryption_changed(uint16_t handle);
+    void link_ended(uint16_t handle);
+    // What the GATT server checks the security flags against.
+    gatt::LinkSecurity link_security(uint16_t handle);
+
+private:
+    struct Asking {  // a pending _IRQ_PASSKEY_ACTION
+        uint32_t action;
+        mgmt::DeviceAddress peer;
+        uint32_t passkey;
+        Timers::Id timer;
+    };
+
+    void send_config(const SecurityConfig& config);
+    void load_keys();
+    // The peer as the kernel names it now (its identity once known).
+    std::optional<LeAddress> peer_of(uint16_t handle);
+    std::optional<uint16_t> handle_of(const mgmt::DeviceAddress& peer);
+    const sm::Bond* bond_of(const std::optional<LeAddress>& peer) const;
+    // Stores the bond and keeps it; false (logged) when the store refused it.
+    bool keep(const sm::Bond& bond);
+    EncryptionUpdate state(uint16_t handle);
+    // Raises _IRQ_ENCRYPTION_UPDATE when the state differs from the last one
+    // raised for the link (or always, with force).
+    void report(uint16_t handle, bool force);
+    // The kernel updates a link's BT_SECURITY level after we see its HCI
+    // event: wait for it (a few ms) before reporting.
+    void report_when_settled(uint16_t handle, int tries_left);
+    void ask(uint16_t handle, uint32_t action, const mgmt::DeviceAddress& peer, uint32_t passkey);
+    void forget_asking(uint16_t handle);
+
+    void on_user_confirm(const mgmt::UserConfirmRequest& request);
+    void on_passkey_request(const mgmt::DeviceAddress& peer);
+    void on_passkey_notify(const mgmt::PasskeyNotify& notify);
+    void on_new_ltk(const mgmt::NewLongTermKey& key);
+    void on_new_irk(const mgmt::NewIdentityResolvingKey& key);
+    void on_unpaired(const mgmt::DeviceAddress& peer);
+
+    uint16_t index_;
+    uint32_t supported_settings_;
+    mgmt::MgmtClient& mgmt_;
+    gap::Connections& connections_;
+    Timers& timers_;
+    EventQueue& events_;
+    sm::BondStore* store_;
+    SecurityConfig config_;
+    std::vector<sm::Bond> bonds_;
+    std::map<uint16_t, Asking> asking_;
+    std::map<uint16_t, EncryptionUpdate> reported_;
+    std::map<uint16_t, Timers::Id> settling_;
+};
+
+}  // namespace ubt::ble
