@@ -91,7 +91,10 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
                     [this](const hci::ConnectionUpdate& u) {
                         events_.push(ConnectionUpdate{u.handle, u.interval, u.latency, u.supervision_timeout, u.status});
                     },
-                    [this](uint16_t handle, bool) { security_.encryption_changed(handle); }}),
+                    [this](uint16_t handle, bool) {
+                        security_.encryption_changed(handle);
+                        if (auto it = bearers_.find(handle); it != bearers_.end()) it->second->security_changed();
+                    }}),
       security_(index, info.supported_settings, mgmt, connections_, timers, events_, bonds) {
     gatt_db_.build({}, gap_name_);
     l2cap_.set_kernel(l2cap_kernel);
@@ -413,6 +416,7 @@ AttBearer& Adapter::bearer(uint16_t conn_handle) {
             return link ? link->backlog() : size_t{0};
         },
         [this, conn_handle] { return security_.link_security(conn_handle); },
+        [this, conn_handle](uint8_t att_error) { return security_.raise_for_client(conn_handle, att_error); },
     };
     auto b = std::make_shared<AttBearer>(conn_handle, static_cast<uint16_t>(mtu_), std::move(context));
     b->set_read_asker(read_asker_);

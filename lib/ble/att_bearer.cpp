@@ -58,7 +58,13 @@ AttBearer::AttBearer(uint16_t conn_handle, uint16_t local_mtu, Context context)
                 server_->set_mtu(mtu);
                 q.push(MtuExchanged{c, mtu});
             },
+            [this](uint8_t att_error) { return context_.raise_security && context_.raise_security(att_error); },
         });
+}
+
+void AttBearer::security_changed() {
+    client_->security_raised();
+    flush();
 }
 
 AttBearer::~AttBearer() {

@@ -41,6 +41,9 @@ public:
         // What the link's encryption allows, for the security flags; empty:
         // the link counts as unencrypted.
         std::function<gatt::LinkSecurity()> security = {};
+        // Our client's request was refused for want of security: raise it
+        // (true when that started; security_changed() follows).
+        std::function<bool(uint8_t att_error)> raise_security = {};
     };
 
     AttBearer(uint16_t conn_handle, uint16_t local_mtu, Context context);
@@ -53,6 +56,8 @@ public:
     void link_attached();
     // The connection ended: what is pending ends with status NotConnected.
     void end();
+    // The link's encryption changed: a client request held for it goes again.
+    void security_changed();
     // The services are about to be registered again: a held read is denied
     // and indications end (status 7), on the old table.
     void services_changing();

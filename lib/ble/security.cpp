@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "att/att_protocol.hpp"
 #include "core/error.hpp"
 
 namespace ubt::ble {
@@ -159,9 +160,10 @@ void Security::send_config(const SecurityConfig& c) {
     mgmt_.checked(mgmt::set_io_capability(index_, c.io));
     mgmt_.checked(mgmt::set_bondable(index_, c.bond));
     if (supported_settings_ & mgmt::setting::SecureConnections) {
-        // With BR/EDR on, the kernel takes Secure Connections only after
-        // SSP; with it off, Set SSP is refused and not needed.
-        if (c.le_secure && (supported_settings_ & mgmt::setting::Ssp)) mgmt_.command(mgmt::set_ssp(index_, true));
+        // With BR/EDR on, the kernel takes Set Secure Connections (on or
+        // off) only with SSP on; with BR/EDR off, Set SSP is refused and
+        // not needed.
+        if (supported_settings_ & mgmt::setting::Ssp) mgmt_.command(mgmt::set_ssp(index_, true));
         mgmt_.checked(mgmt::set_secure_connections(
             index_, c.le_secure ? mgmt::secure_connections::On : mgmt::secure_connections::Off));
     }
@@ -289,6 +291,26 @@ void Security::pair(uint16_t handle) {
     spdlog::info("hci{}: securing connection {} at level {} ({})", index_, handle, level,
                  with_key ? "stored key" : "pairing");
     if (!link->request_security(level)) report(handle, true);  // already there
+}
+
+bool Security::raise_for_client(uint16_t handle, uint8_t att_error) {
+    gap::Link* link = connections_.link(handle);
+    if (!link) return false;
+    const sm::Bond* bond = bond_of(peer_of(handle));
+    uint8_t level = 2;
+    if (bond && !bond->ltks.empty()) {
+        level = level_of(*bond);
+    } else if (att_error == att::error::InsufficientAuthentication) {
+        level = config_.le_secure ? 4 : 3;
+    }
+    spdlog::info("hci{}: connection {}: the peer's server wants more security (ATT error 0x{:02x}): asking for level {}",
+                 index_, handle, att_error, level);
+    try {
+        return link->request_security(level);
+    } catch (const BleError& e) {
+        spdlog::warn("hci{}: connection {}: {}", index_, handle, e.what());
+        return false;
+    }
 }
 
 void Security::ask(uint16_t handle, uint32_t action, const mgmt::DeviceAddress& peer, uint32_t passkey) {

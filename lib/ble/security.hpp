@@ -68,6 +68,11 @@ public:
     // Results come as events. A link already at that level gets an
     // _IRQ_ENCRYPTION_UPDATE with its state at once.
     void pair(uint16_t handle);
+    // Our GATT client was refused with this ATT error (Insufficient
+    // Authentication or Encryption): pairs or encrypts as pair() does, at
+    // least at the level the error asks for. False when the link cannot
+    // give more (it is already there, or has no channel yet).
+    bool raise_for_client(uint16_t handle, uint8_t att_error);
     // gap_passkey: the answer to the connection's pending _IRQ_PASSKEY_ACTION.
     void passkey(uint16_t handle, uint32_t action, uint32_t passkey);
 

@@ -87,9 +87,18 @@ Bytes Client::write_command(uint16_t handle, ByteView value) const {
 }
 
 std::optional<Bytes> Client::next_request() {
+    if (held_) {
+        if (!resend_) return std::nullopt;  // waiting for security_raised()
+        Bytes request = std::move(*held_);
+        held_.reset();
+        resend_ = false;
+        outstanding_ = request[0];
+        return request;
+    }
     while (!outstanding_ && !queue_.empty()) {
         if (auto request = request_for(queue_.front())) {
             outstanding_ = (*request)[0];
+            last_request_ = *request;
             return request;
         }
         finish(queue_.front(), status::Ok);
@@ -166,6 +175,10 @@ std::optional<Bytes> Client::handle(ByteView pdu) {
         uint8_t code = r.u8();
         if (!r.done() || request != *outstanding_) return std::nullopt;
         outstanding_.reset();
+        if (hold_for_security(queue_.front(), code)) {
+            held_ = last_request_;
+            return std::nullopt;
+        }
         if (!on_error(queue_.front(), code)) queue_.pop_front();
         return std::nullopt;
     }
@@ -179,6 +192,18 @@ bool Client::end(Procedure& p, uint16_t status) {
     finish(p, status);
     return false;
 }
+
+bool Client::hold_for_security(Procedure& p, uint8_t code) {
+    if (code != error::InsufficientAuthentication && code != error::InsufficientEncryption) return false;
+    bool* secured = nullptr;
+    if (auto* r = std::get_if<Read>(&p)) secured = &r->secured;
+    if (auto* w = std::get_if<Write>(&p); w && !w->executing) secured = &w->secured;
+    if (!secured || *secured || !events_.security_needed || !events_.security_needed(code)) return false;
+    *secured = true;
+    return true;
+}
+
+void Client::security_raised() { resend_ = held_.has_value(); }
 
 bool Client::on_error(Procedure& p, uint8_t code) {
     bool not_found = code == error::AttributeNotFound;
@@ -342,6 +367,8 @@ void Client::finish(Procedure& p, uint16_t status) {
 
 void Client::fail_all(uint16_t status) {
     outstanding_.reset();
+    held_.reset();
+    resend_ = false;
     std::deque<Procedure> queue = std::move(queue_);
     queue_.clear();
     for (auto& p : queue) finish(p, status);

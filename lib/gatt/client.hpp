@@ -46,6 +46,12 @@ struct ClientEvents {
     std::function<void(uint16_t handle, ByteView value)> notified;
     std::function<void(uint16_t handle, ByteView value)> indicated;
     std::function<void(uint16_t mtu)> mtu_exchanged;
+    // The server refused a read or write for want of security (Insufficient
+    // Authentication or Encryption). Return true when the link's security
+    // is being raised: the request is then held and sent again by
+    // security_raised(), once per procedure, as a phone does. Empty or
+    // false: the procedure ends with that error.
+    std::function<bool(uint8_t att_error)> security_needed = {};
 };
 
 class Client {
@@ -81,6 +87,8 @@ public:
     bool awaiting_response() const { return outstanding_.has_value(); }
     // Ends the procedure in progress and every queued one with this status.
     void fail_all(uint16_t status);
+    // The link's security changed: a request held for it goes again.
+    void security_raised();
 
     uint16_t mtu() const { return mtu_; }
     // The server side of the bearer exchanged the MTU.
@@ -118,6 +126,7 @@ private:
         Bytes value;
         bool started = false;
         bool done = false;
+        bool secured = false;  // sent again after raising security
     };
     struct Write {
         uint16_t handle;
@@ -128,6 +137,7 @@ private:
         bool executing = false;
         std::optional<uint16_t> failed;  // the status of a long write being cancelled
         bool done = false;
+        bool secured = false;  // sent again after raising security
     };
     struct ExchangeMtu {
         bool done = false;
@@ -142,6 +152,8 @@ private:
     // progress; false when it has ended, its DONE result raised.
     bool on_response(Procedure& p, ByteView params);
     bool on_error(Procedure& p, uint8_t code);
+    // Whether to hold the refused request until the link is secured.
+    bool hold_for_security(Procedure& p, uint8_t code);
     bool end(Procedure& p, uint16_t status);
     // Raises a procedure's DONE result (and a read's value).
     void finish(Procedure& p, uint16_t status);
@@ -160,6 +172,11 @@ private:
     bool mtu_requested_ = false;
     // The opcode of the request awaiting its response.
     std::optional<uint8_t> outstanding_;
+    Bytes last_request_;
+    // A request the server refused for want of security, to send again
+    // (by next_request(), once resend_ says the link changed).
+    std::optional<Bytes> held_;
+    bool resend_ = false;
 };
 
 }  // namespace ubt::gatt

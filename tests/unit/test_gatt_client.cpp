@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -71,6 +72,8 @@ std::string st(uint16_t v) {
 // A client whose results go to a log, one line each.
 struct Fixture {
     Log log;
+    // Whether the owner raises security when the client asks; empty: never.
+    std::function<bool(uint8_t att_error)> raise_security;
     Client client;
 
     explicit Fixture(uint16_t local_mtu = 23) : client(local_mtu, events()) {}
@@ -97,6 +100,7 @@ struct Fixture {
         e.notified = [this](uint16_t h, ByteView v) { log.push_back("notify " + h4(h) + " " + hex(v)); };
         e.indicated = [this](uint16_t h, ByteView v) { log.push_back("indicate " + h4(h) + " " + hex(v)); };
         e.mtu_exchanged = [this](uint16_t mtu) { log.push_back("mtu " + std::to_string(mtu)); };
+        e.security_needed = [this](uint8_t code) { return raise_security && raise_security(code); };
         return e;
     }
 
@@ -1278,4 +1282,78 @@ TEST_CASE("MTU exchange: the new ATT_MTU applies to the requests after it", "[ga
     CHECK(fx.idle());
     CHECK(fx.take() == Log{"mtu 50", "write_done 0013 0"});
     CHECK(fx.client.write_command(0x0013, counting(47)).size() == 50);
+}
+
+// ------------------------------------------------- security raised, then retried
+
+namespace {
+
+// A client whose owner raises security when asked (answer), logging the ask.
+struct SecuringFixture : Fixture {
+    bool answer = true;
+    SecuringFixture() {
+        raise_security = [this](uint8_t code) {
+            log.push_back("security_needed " + st(code));
+            return answer;
+        };
+    }
+};
+
+}  // namespace
+
+TEST_CASE("Read: Insufficient Encryption holds the request until security is raised, then sends it again", "[gattc]") {
+    SecuringFixture fx;
+    fx.client.read(0x000c);
+    fx.client.read(0x000e);
+    CHECK(fx.sent() == Bytes{0x0a, 0x0c, 0x00});
+    fx.feed({0x01, 0x0a, 0x0c, 0x00, 0x0f});  // Error Response: Insufficient Encryption
+    CHECK(fx.take() == Log{"security_needed 0xf"});
+    CHECK(fx.idle());  // held: neither it nor the next read goes
+    CHECK_FALSE(fx.client.awaiting_response());
+    fx.client.security_raised();
+    CHECK(fx.sent() == Bytes{0x0a, 0x0c, 0x00});  // the same Read Request again
+    fx.feed({0x0b, 0x41});                        // Read Response "A"
+    CHECK(fx.sent() == Bytes{0x0a, 0x0e, 0x00});  // then the next read
+    CHECK(fx.take() == Log{"read 000c 41", "read_done 000c 0"});
+}
+
+TEST_CASE("Write: Insufficient Authentication is retried once; a second refusal is the result", "[gattc]") {
+    SecuringFixture fx;
+    fx.client.write(0x0013, Bytes{0x01});
+    CHECK(fx.sent() == Bytes{0x12, 0x13, 0x00, 0x01});
+    fx.feed({0x01, 0x12, 0x13, 0x00, 0x05});  // Insufficient Authentication
+    fx.client.security_raised();
+    CHECK(fx.sent() == Bytes{0x12, 0x13, 0x00, 0x01});
+    fx.feed({0x01, 0x12, 0x13, 0x00, 0x05});  // still not enough: no second try
+    CHECK(fx.idle());
+    CHECK(fx.take() == Log{"security_needed 0x5", "write_done 0013 0x105"});
+}
+
+TEST_CASE("Security not raised (the owner says no), or other errors: the error is the result at once", "[gattc]") {
+    SecuringFixture fx;
+    fx.answer = false;
+    fx.client.read(0x000c);
+    CHECK(fx.sent() == Bytes{0x0a, 0x0c, 0x00});
+    fx.feed({0x01, 0x0a, 0x0c, 0x00, 0x0f});
+    CHECK(fx.idle());
+    CHECK(fx.take() == Log{"security_needed 0xf", "read_done 000c 0x10f"});
+    fx.answer = true;
+    fx.client.read(0x000c);
+    CHECK(fx.sent() == Bytes{0x0a, 0x0c, 0x00});
+    fx.feed({0x01, 0x0a, 0x0c, 0x00, 0x08});  // Insufficient Authorization: pairing cannot help
+    CHECK(fx.idle());
+    CHECK(fx.take() == Log{"read_done 000c 0x108"});
+    fx.client.security_raised();  // nothing held: nothing sent
+    CHECK(fx.idle());
+}
+
+TEST_CASE("A held request ends with the link", "[gattc]") {
+    SecuringFixture fx;
+    fx.client.read(0x000c);
+    CHECK(fx.sent() == Bytes{0x0a, 0x0c, 0x00});
+    fx.feed({0x01, 0x0a, 0x0c, 0x00, 0x0f});
+    fx.client.fail_all(status::NotConnected);
+    fx.client.security_raised();
+    CHECK(fx.idle());
+    CHECK(fx.take() == Log{"security_needed 0xf", "read_done 000c 0x7"});
 }

@@ -128,6 +128,16 @@ class BLE:
     def gap_passkey(self, conn_handle, action, passkey, /):
         self._call("GapPasskey", "quu", (conn_handle, action, passkey))
 
+    # Extensions: the bonds the daemon keeps for this adapter.
+
+    def gap_bonds(self):
+        """[(addr_type, addr)] of the bonded peers' identity addresses."""
+        return [(addr_type, bytes(addr)) for addr_type, addr in self._call("GapBonds")[0]]
+
+    def gap_unpair(self, addr_type, addr, /):
+        """Forgets the bond with a peer, in the kernel and on disk; disconnects it."""
+        self._call("GapUnpair", "yay", (addr_type, _args.buffer_bytes(addr)))
+
     # GATT server
 
     def gatts_register_services(self, services_definition, /):
