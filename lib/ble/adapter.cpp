@@ -72,12 +72,14 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
           [this] { events_.push(ScanDone{}); }),
       advertiser_(hci, features_),
       connections_(hci, features_, timers,
-                   {[this](bool central, uint16_t handle, const LeAddress& peer) {
+                   {[this](bool central, uint16_t handle, const LeAddress& raw) {
+                        LeAddress peer = security_.identity_of(raw);  // a bonded peer's RPA resolved
                         PeerEvent e{handle, peer.type, peer.address};
                         if (central) events_.push(PeripheralConnect{e});
                         else events_.push(CentralConnect{e});
                     },
-                    [this](bool central, uint16_t handle, const LeAddress& peer) {
+                    [this](bool central, uint16_t handle, const LeAddress& raw) {
+                        LeAddress peer = security_.identity_of(raw);
                         l2cap_.link_ended(handle);
                         security_.link_ended(handle);
                         if (auto it = bearers_.find(handle); it != bearers_.end()) {

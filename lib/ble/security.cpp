@@ -6,6 +6,7 @@
 
 #include "att/att_protocol.hpp"
 #include "core/error.hpp"
+#include "gap/rpa.hpp"
 
 namespace ubt::ble {
 
@@ -368,6 +369,16 @@ void Security::passkey(uint16_t handle, uint32_t action, uint32_t passkey) {
         throw BleError(ErrorCode::Failed, std::string("the kernel did not take the answer: ") +
                                               mgmt::status_name(reply.status));
     }
+}
+
+LeAddress Security::identity_of(const LeAddress& peer) const {
+    const auto& a = peer.address.msb_first;
+    if (peer.type != 1 || (a[0] & 0xc0) != 0x40) return peer;  // not resolvable private
+    gap::Prand prand{a[0], a[1], a[2]};
+    for (const auto& b : bonds_) {
+        if (b.irk && gap::resolvable_private_address(*b.irk, prand) == peer.address) return b.peer;
+    }
+    return peer;
 }
 
 std::vector<LeAddress> Security::bonds() const {

@@ -76,6 +76,9 @@ public:
     // gap_passkey: the answer to the connection's pending _IRQ_PASSKEY_ACTION.
     void passkey(uint16_t handle, uint32_t action, uint32_t passkey);
 
+    // A bonded peer's identity when `peer` is a resolvable private address
+    // one of the stored IRKs resolves; otherwise `peer` itself.
+    LeAddress identity_of(const LeAddress& peer) const;
     // The identity addresses of the bonded peers, in the order they bonded.
     std::vector<LeAddress> bonds() const;
     // Removes the bond from the kernel (disconnecting the peer) and the store.

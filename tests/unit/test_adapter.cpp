@@ -8,6 +8,8 @@
 #include "fake_hci.hpp"
 #include "fake_link.hpp"
 #include "fake_mgmt_port.hpp"
+#include "gap/rpa.hpp"
+#include "memory_bond_store.hpp"
 
 using namespace ubt;
 using test::error_of;
@@ -455,4 +457,46 @@ TEST_CASE("a security setting the kernel refuses leaves the old settings, told t
     // io 1 sent, Bondable refused; then io 3 back (Bondable refused again, logged).
     CHECK(fx.controller.opcodes ==
           std::vector<uint16_t>{op::SetIoCapability, op::SetBondable, op::SetIoCapability, op::SetBondable});
+}
+
+TEST_CASE("a bonded peer connecting from a resolvable private address is reported by its identity") {
+    test::MemoryBondStore store;
+    sm::Bond bond;
+    bond.peer = {1, *Address::parse("C0:AA:01:01:00:01")};  // static random identity
+    bond.irk = sm::IrkValue{0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
+                            0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f};
+    sm::Ltk ltk;
+    ltk.val[0] = 1;
+    bond.ltks.push_back(ltk);
+    store.bonds.push_back(bond);
+    test::FakeMgmtPort port;
+    FakeController controller;
+    port.responder = [&](const Frame& f) { return controller(f); };
+    MgmtClient mgmt{port, std::chrono::milliseconds(10)};
+    test::FakeHciPort hci_port;
+    hci::HciClient hci{hci_port, std::chrono::milliseconds(10)};
+    test::FakeTimers timers;
+    ble::Adapter adapter(0, mgmt, info_with(kPublic), hci, timers, nullptr, &store);
+
+    auto connect_from = [&](uint16_t handle, const Address& peer) {
+        ByteWriter w;
+        w.u8(hci::le_ev::ConnectionComplete).u8(0).u16le(handle).u8(hci::kRolePeripheral).u8(1);
+        w.bytes(peer.to_le()).u16le(0x28).u16le(0).u16le(0x2a).u8(0);
+        hci_port.incoming.push_back(test::hci_event(hci::ev::LeMeta, w.take()));
+        hci.drain_port();
+        adapter.dispatch_hci_events();
+        auto e = adapter.next_event();
+        REQUIRE(e.has_value());
+        REQUIRE(std::holds_alternative<ble::CentralConnect>(*e));
+        const auto& c = std::get<ble::CentralConnect>(*e);
+        return LeAddress{c.addr_type, c.addr};
+    };
+    // prand 0x4b1234 (top bits 01) with the hash of the bond's IRK: its RPA.
+    Address rpa = gap::resolvable_private_address(*bond.irk, {0x4b, 0x12, 0x34});
+    CHECK(connect_from(0x40, rpa) == bond.peer);
+    // Another IRK's RPA, and a non-resolvable address, stay as they came.
+    Address stranger = gap::resolvable_private_address(gap::Irk{}, {0x4b, 0x12, 0x34});
+    CHECK(connect_from(0x41, stranger) == LeAddress{1, stranger});
+    Address nrpa = *Address::parse("12:34:56:78:9A:BC");
+    CHECK(connect_from(0x42, nrpa) == LeAddress{1, nrpa});
 }
