@@ -297,12 +297,15 @@ void Security::pair(uint16_t handle) {
 bool Security::raise_for_client(uint16_t handle, uint8_t att_error) {
     gap::Link* link = connections_.link(handle);
     if (!link) return false;
+    bool needs_mitm = att_error == att::error::InsufficientAuthentication;
+    uint8_t wanted = needs_mitm ? (config_.le_secure ? 4 : 3) : 2;
     const sm::Bond* bond = bond_of(peer_of(handle));
-    uint8_t level = 2;
+    uint8_t level = wanted;
     if (bond && !bond->ltks.empty()) {
-        level = level_of(*bond);
-    } else if (att_error == att::error::InsufficientAuthentication) {
-        level = config_.le_secure ? 4 : 3;
+        level = level_of(*bond);  // asking above the key's level would pair again
+        if (needs_mitm && level < 3) return false;
+    } else if (needs_mitm && config_.io == mgmt::io_capability::NoInputNoOutput) {
+        return false;  // no pairing method gives MITM protection without input or output
     }
     spdlog::info("hci{}: connection {}: the peer's server wants more security (ATT error 0x{:02x}): asking for level {}",
                  index_, handle, att_error, level);

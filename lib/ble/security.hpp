@@ -70,8 +70,9 @@ public:
     void pair(uint16_t handle);
     // Our GATT client was refused with this ATT error (Insufficient
     // Authentication or Encryption): pairs or encrypts as pair() does, at
-    // least at the level the error asks for. False when the link cannot
-    // give more (it is already there, or has no channel yet).
+    // least at the level the error asks for. False when that cannot help:
+    // the link is already there or has no channel yet, or authentication is
+    // wanted and our io (NoInputNoOutput) or the stored key cannot give it.
     bool raise_for_client(uint16_t handle, uint8_t att_error);
     // gap_passkey: the answer to the connection's pending _IRQ_PASSKEY_ACTION.
     void passkey(uint16_t handle, uint32_t action, uint32_t passkey);
