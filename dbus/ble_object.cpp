@@ -18,6 +18,7 @@ constexpr const char* kErrorPrefix = "org.ubluetooth.Error.";
 }  // namespace
 
 constexpr const char* kHandlerInterface = "org.ubluetooth.Handler1";
+constexpr std::chrono::seconds kSecretTimeout{5};
 
 BleObject::BleObject(sdbus::IConnection& connection, ble::Adapter& adapter)
     : AdaptorInterfaces(connection, std::string(kRootPath) + "/" + adapter.name()),
@@ -103,6 +104,7 @@ void BleObject::set_handler(std::optional<Handler> handler) {
     if (!handler_) {
         adapter_.set_read_request_asker(nullptr);
         adapter_.set_l2cap_accept_asker(nullptr);
+        adapter_.set_secret_keeper(std::nullopt);
         return;
     }
     adapter_.set_read_request_asker(
@@ -111,6 +113,56 @@ void BleObject::set_handler(std::optional<Handler> handler) {
         [this](const l2cap::ChannelInfo& info, std::function<void(std::optional<uint32_t>)> answer) {
             ask_accept(info, std::move(answer));
         });
+    adapter_.set_secret_keeper(ble::SecretKeeper{
+        [this](uint32_t sec_type, const Bytes& key, const Bytes& value) { set_secret(sec_type, key, value); },
+        [this](uint32_t sec_type, uint32_t index, std::function<void(std::optional<Bytes>)> answer) {
+            get_secret(sec_type, index, std::move(answer));
+        }});
+}
+
+// Throws sdbus::Error when the call cannot be made (the caller logs it).
+void BleObject::set_secret(uint32_t sec_type, const Bytes& key, const Bytes& value) {
+    if (!handler_) return;
+    emitSetSecret(sec_type, key, value);
+    handler_->proxy->callMethodAsync("SetSecret")
+        .onInterface(kHandlerInterface)
+        .withTimeout(kSecretTimeout)
+        .withArguments(sec_type, key, value)
+        .uponReplyInvoke([name = adapter_.name()](const sdbus::Error* error, bool stored) {
+            if (error) {
+                spdlog::warn("{}: the handler did not take a secret: {}", name, error->getMessage());
+            } else if (!stored) {
+                spdlog::info("{}: the handler did not store a secret (it returned False or None)", name);
+            }
+        });
+}
+
+void BleObject::get_secret(uint32_t sec_type, uint32_t index, std::function<void(std::optional<Bytes>)> answer) {
+    if (!handler_) return;
+    try {
+        emitGetSecret(sec_type, index, {});
+        handler_->proxy->callMethodAsync("GetSecret")
+            .onInterface(kHandlerInterface)
+            .withTimeout(kSecretTimeout)
+            .withArguments(sec_type, index, std::vector<uint8_t>{})
+            .uponReplyInvoke([name = adapter_.name(), answer](const sdbus::Error* error, bool found,
+                                                              std::vector<uint8_t> value) {
+                // Runs inside the bus's dispatch: nothing may escape into it.
+                try {
+                    if (error) {
+                        spdlog::warn("{}: the handler did not give its secrets: {}", name, error->getMessage());
+                        answer(std::nullopt);
+                        return;
+                    }
+                    answer(found ? std::optional<Bytes>(std::move(value)) : std::nullopt);
+                } catch (const std::exception& e) {
+                    spdlog::error("{}: a secret from the handler was not taken: {}", name, e.what());
+                }
+            });
+    } catch (const sdbus::Error& e) {
+        spdlog::warn("{}: the handler could not be asked for its secrets: {}", adapter_.name(), e.getMessage());
+        answer(std::nullopt);
+    }
 }
 
 void BleObject::ask_read(uint16_t conn_handle, uint16_t attr_handle, std::function<void(uint32_t)> answer) {

@@ -93,6 +93,9 @@ private:
     void ask_read(uint16_t conn_handle, uint16_t attr_handle, std::function<void(uint32_t)> answer);
     // _IRQ_L2CAP_ACCEPT to the handler; an error refuses the channel (answer nullopt).
     void ask_accept(const l2cap::ChannelInfo& info, std::function<void(std::optional<uint32_t>)> answer);
+    // _IRQ_SET_SECRET and _IRQ_GET_SECRET to the handler.
+    void set_secret(uint32_t sec_type, const Bytes& key, const Bytes& value);
+    void get_secret(uint32_t sec_type, uint32_t index, std::function<void(std::optional<Bytes>)> answer);
     // A bus name went away: a handler it registered goes with it.
     void name_owner_changed(const std::string& name, const std::string& new_owner);
 

@@ -73,6 +73,8 @@ public:
     }
     std::vector<LeAddress> gap_bonds() const { return security_.bonds(); }
     void gap_unpair(const LeAddress& peer) { security_.unpair(peer); }
+    // A handler's secret store; nullopt when it goes (see Security).
+    void set_secret_keeper(std::optional<SecretKeeper> keeper) { security_.set_secret_keeper(std::move(keeper)); }
 
     // The address the kernel knows this controller by on LE links: public,
     // or the static random address in addr_mode 1 or without a public one.

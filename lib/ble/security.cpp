@@ -217,7 +217,59 @@ bool Security::keep(const sm::Bond& bond) {
     auto it = std::find_if(bonds_.begin(), bonds_.end(), [&](const sm::Bond& b) { return b.peer == bond.peer; });
     if (it == bonds_.end()) bonds_.push_back(bond);
     else *it = bond;
+    std::string text = sm::encode(bond);
+    tell_keeper(bond.peer, Bytes(text.begin(), text.end()));
     return true;
+}
+
+void Security::tell_keeper(const LeAddress& peer, const Bytes& value) {
+    if (!keeper_ || !keeper_->set) return;
+    Bytes key{peer.type};
+    for (uint8_t b : peer.address.msb_first) key.push_back(b);  // (insert: a false GCC 12 warning)
+    try {
+        keeper_->set(kBondSecret, key, value);
+    } catch (const std::exception& e) {
+        spdlog::warn("hci{}: the handler was not given the bond with {}: {}", index_, peer.address.to_string(), e.what());
+    }
+}
+
+void Security::set_secret_keeper(std::optional<SecretKeeper> keeper) {
+    keeper_ = std::move(keeper);
+    ++keeper_generation_;
+    if (keeper_ && keeper_->get) import_secret(keeper_generation_, 0, false);
+}
+
+void Security::import_secret(uint64_t generation, uint32_t index, bool changed) {
+    auto finish = [this, changed] {
+        if (changed) load_keys();
+    };
+    if (index >= kMaxHandlerSecrets) {
+        spdlog::warn("hci{}: the handler holds more than {} secrets: the rest are not read", index_, kMaxHandlerSecrets);
+        finish();
+        return;
+    }
+    keeper_->get(kBondSecret, index, [this, generation, index, changed, finish](std::optional<Bytes> value) {
+        if (generation != keeper_generation_) return;  // another handler since
+        if (!value) {
+            finish();
+            return;
+        }
+        bool kept = changed;
+        try {
+            sm::Bond bond = sm::decode(std::string(value->begin(), value->end()));
+            const sm::Bond* known = bond_of(bond.peer);
+            if (!known || !(*known == bond)) {
+                if (keep(bond)) {
+                    kept = true;
+                    spdlog::info("hci{}: bond with {} restored from the handler", index_, bond.peer.address.to_string());
+                }
+            }
+        } catch (const BleError& e) {
+            spdlog::warn("hci{}: the handler's secret {} is not a bond: {}", index_, index, e.what());
+        }
+        if (keeper_ && keeper_->get) import_secret(generation, index + 1, kept);
+        else if (kept) load_keys();
+    });
 }
 
 EncryptionUpdate Security::state(uint16_t handle) {
@@ -401,6 +453,7 @@ void Security::unpair(const LeAddress& peer) {
         throw BleError(ErrorCode::Failed, std::string("Unpair Device failed: ") + mgmt::status_name(reply.status));
     }
     bonds_.erase(it);
+    tell_keeper(peer, {});
     if (store_) {
         try {
             store_->remove(peer);

@@ -9,6 +9,7 @@
 // each choice. Event-loop thread only; borrows everything it is given.
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -34,8 +35,25 @@ struct SecurityConfig {
     bool operator==(const SecurityConfig&) const = default;
 };
 
+// A registered handler's own secret store (_IRQ_GET_SECRET, _IRQ_SET_SECRET).
+struct SecretKeeper {
+    // Stores value under (sec_type, key); an empty value deletes. The
+    // handler's answer is only logged.
+    std::function<void(uint32_t sec_type, const Bytes& key, const Bytes& value)> set;
+    // The index-th secret of sec_type; answer(nullopt) when there is none
+    // (or the handler failed). answer may come later, or never.
+    std::function<void(uint32_t sec_type, uint32_t index, std::function<void(std::optional<Bytes>)> answer)> get;
+};
+
 class Security {
 public:
+    // The secrets a handler is given: sec_type 1, key the peer's identity
+    // (addr_type, then the address most significant octet first), value the
+    // bond file's text (sm::encode).
+    static constexpr uint32_t kBondSecret = 1;
+    // The most secrets read back from a handler at its registration.
+    static constexpr uint32_t kMaxHandlerSecrets = 1024;
+
     // How long a passkey action waits for gap_passkey: the kernel's SMP
     // timeout, after which it has dropped the link anyway.
     static constexpr std::chrono::seconds kPasskeyTimeout{30};
@@ -85,6 +103,13 @@ public:
     // Removes the bond from the kernel (disconnecting the peer) and the store.
     void unpair(const LeAddress& peer);
 
+    // A handler registered (or nullptr: it went). Every bond stored or
+    // removed from now on is also given to it; first, its secrets are read
+    // back and any valid bond the daemon lacks or holds differently is
+    // stored and loaded into the kernel, so a handler that keeps the
+    // secrets restores them (after the state directory was lost, say).
+    void set_secret_keeper(std::optional<SecretKeeper> keeper);
+
     // The pairing events of mgmt; false for the others.
     bool on_mgmt_event(const mgmt::Frame& frame);
     // The link's encryption changed (HCI Encryption Change or Key Refresh).
@@ -125,6 +150,9 @@ private:
     void on_new_ltk(const mgmt::NewLongTermKey& key);
     void on_new_irk(const mgmt::NewIdentityResolvingKey& key);
     void on_unpaired(const mgmt::DeviceAddress& peer);
+    // Asks the handler for its index-th secret, then the next.
+    void import_secret(uint64_t generation, uint32_t index, bool changed);
+    void tell_keeper(const LeAddress& peer, const Bytes& value);
 
     uint16_t index_;
     uint32_t supported_settings_;
@@ -138,6 +166,8 @@ private:
     std::map<uint16_t, Asking> asking_;
     std::map<uint16_t, EncryptionUpdate> reported_;
     std::map<uint16_t, Timers::Id> settling_;
+    std::optional<SecretKeeper> keeper_;
+    uint64_t keeper_generation_ = 0;  // answers for an earlier handler are dropped
 };
 
 }  // namespace ubt::ble
