@@ -147,11 +147,12 @@ void Security::validate(const std::string& key, const ConfigValue& value, Securi
     } else if (key == "mitm") {
         into.mitm = boolean(key, value);
     } else if (key == "le_secure") {
-        into.le_secure = boolean(key, value);
-        if (into.le_secure && !(supported_settings_ & mgmt::setting::SecureConnections)) {
+        bool on = boolean(key, value);
+        if (on && !(supported_settings_ & mgmt::setting::SecureConnections)) {
             throw BleError(ErrorCode::NotSupported, "hci" + std::to_string(index_) +
                                                         " does not support LE Secure Connections");
         }
+        into.le_secure = on;
     } else {
         invalid("unknown config key '" + key + "'");
     }
