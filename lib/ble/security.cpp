@@ -100,6 +100,12 @@ void Security::start() {
         }
     }
     load_keys();
+    if (supported_settings_ & mgmt::setting::BrEdr) {
+        // An LE Secure Connections pairing also gives the kernel a BR/EDR
+        // link key; the daemon serves LE only and keeps none of them.
+        mgmt::Reply reply = mgmt_.command(mgmt::clear_link_keys(index_));
+        if (!reply.ok()) spdlog::warn("hci{}: BR/EDR link keys not cleared: {}", index_, mgmt::status_name(reply.status));
+    }
     spdlog::info("hci{}: {} bond(s) loaded", index_, bonds_.size());
 }
 
@@ -452,6 +458,10 @@ void Security::unpair(const LeAddress& peer) {
     // Not Paired: the kernel had no key left (it was never loaded, say).
     if (!reply.ok() && reply.status != mgmt::status::NotPaired) {
         throw BleError(ErrorCode::Failed, std::string("Unpair Device failed: ") + mgmt::status_name(reply.status));
+    }
+    if (peer.type == 0 && (supported_settings_ & mgmt::setting::BrEdr)) {
+        // The BR/EDR link key an LE Secure Connections pairing derived, if any.
+        mgmt_.command(mgmt::unpair_device(index_, {peer.address, mgmt::addr_type::BrEdr}, false));
     }
     bonds_.erase(it);
     tell_keeper(peer, {});

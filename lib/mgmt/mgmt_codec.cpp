@@ -146,6 +146,8 @@ Frame load_long_term_keys(uint16_t index, const std::vector<LongTermKey>& keys) 
     return command(op::LoadLongTermKeys, index, w.take());
 }
 
+Frame clear_link_keys(uint16_t index) { return command(op::LoadLinkKeys, index, Bytes{0x00, 0x00, 0x00}); }
+
 Frame load_identity_resolving_keys(uint16_t index, const std::vector<IdentityResolvingKey>& keys) {
     check_key_count("Load Identity Resolving Keys", keys.size(), kMaxLoadIrks);
     ByteWriter w;

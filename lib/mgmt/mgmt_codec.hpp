@@ -50,6 +50,8 @@ Frame set_io_capability(uint16_t index, uint8_t io);
 // Replace the kernel's whole list of LTKs / IRKs. More than kMaxLoadLtks /
 // kMaxLoadIrks keys do not fit one command: std::length_error.
 Frame load_long_term_keys(uint16_t index, const std::vector<LongTermKey>& keys);
+// Load Link Keys with no keys (and debug keys off): forgets every BR/EDR link key.
+Frame clear_link_keys(uint16_t index);
 Frame load_identity_resolving_keys(uint16_t index, const std::vector<IdentityResolvingKey>& keys);
 // io overrides the Set IO Capability value for this pairing.
 Frame pair_device(uint16_t index, const DeviceAddress& peer, uint8_t io);

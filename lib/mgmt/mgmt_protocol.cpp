@@ -23,6 +23,7 @@ const char* opcode_name(uint16_t opcode) {
         case op::SetSsp: return "Set Secure Simple Pairing";
         case op::SetLowEnergy: return "Set Low Energy";
         case op::SetLocalName: return "Set Local Name";
+        case op::LoadLinkKeys: return "Load Link Keys";
         case op::LoadLongTermKeys: return "Load Long Term Keys";
         case op::SetIoCapability: return "Set IO Capability";
         case op::PairDevice: return "Pair Device";

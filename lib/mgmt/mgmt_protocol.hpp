@@ -21,6 +21,7 @@ constexpr uint16_t SetBondable = 0x0009;
 constexpr uint16_t SetSsp = 0x000b;
 constexpr uint16_t SetLowEnergy = 0x000d;
 constexpr uint16_t SetLocalName = 0x000f;
+constexpr uint16_t LoadLinkKeys = 0x0012;
 constexpr uint16_t LoadLongTermKeys = 0x0013;
 constexpr uint16_t SetIoCapability = 0x0018;
 constexpr uint16_t PairDevice = 0x0019;

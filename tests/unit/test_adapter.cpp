@@ -41,6 +41,7 @@ struct FakeController {
             case op::SetStaticAddress: break;
             case op::SetIoCapability:
             case op::LoadLongTermKeys:
+            case op::LoadLinkKeys:
             case op::LoadIdentityResolvingKeys: return {command_complete(cmd.index, cmd.code, status::Success, {})};
             case op::SetLocalName:
                 name = ByteReader(cmd.params).fixed_string(kNameSize);
@@ -118,9 +119,11 @@ TEST_CASE("a new adapter gives the kernel its security settings and the stored k
     hci::HciClient hci{hci_port, std::chrono::milliseconds(10)};
     test::FakeTimers timers;
     ble::Adapter adapter(0, mgmt, info_with(kPublic), hci, timers);
-    // io 3 and bondable, MicroPython's defaults; Load IRKs even when empty.
+    // io 3 and bondable, MicroPython's defaults; Load IRKs even when empty;
+    // no BR/EDR link keys (the controller has BR/EDR).
     CHECK(controller.opcodes == std::vector<uint16_t>{op::SetIoCapability, op::SetBondable,
-                                                      op::LoadIdentityResolvingKeys, op::LoadLongTermKeys});
+                                                      op::LoadIdentityResolvingKeys, op::LoadLongTermKeys,
+                                                      op::LoadLinkKeys});
     CHECK((controller.settings & setting::Bondable) != 0);
 }
 

@@ -306,6 +306,16 @@ TEST_CASE("User Passkey Reply takes six digits at most") {
     CHECK_THROWS_AS(user_passkey_reply(0, kPublicPeer, 0xffffffff), std::out_of_range);
 }
 
+TEST_CASE("Load Link Keys with no keys clears them") {
+    CHECK(encoded(clear_link_keys(2)) == Bytes{
+                                             0x12, 0x00,  // Load Link Keys
+                                             0x02, 0x00,  // hci2
+                                             0x03, 0x00,  // length 3
+                                             0x00,        // debug keys off
+                                             0x00, 0x00,  // no keys
+                                         });
+}
+
 TEST_CASE("Load Long Term Keys carries a count and 36-byte entries") {
     CHECK(encoded(load_long_term_keys(0, {})) == Bytes{
                                                      0x13, 0x00,  // Load Long Term Keys
