@@ -165,16 +165,28 @@ void Security::validate(const std::string& key, const ConfigValue& value, Securi
 }
 
 void Security::send_config(const SecurityConfig& c) {
-    mgmt_.checked(mgmt::set_io_capability(index_, c.io));
-    mgmt_.checked(mgmt::set_bondable(index_, c.bond));
+    std::vector<mgmt::Frame> commands{mgmt::set_io_capability(index_, c.io), mgmt::set_bondable(index_, c.bond)};
     if (supported_settings_ & mgmt::setting::SecureConnections) {
+        commands.push_back(mgmt::set_secure_connections(
+            index_, c.le_secure ? mgmt::secure_connections::On : mgmt::secure_connections::Off));
+    }
+    // Each setting is sent even when one before it is refused; the first
+    // refusal is thrown at the end.
+    std::optional<BleError> refused;
+    for (const auto& cmd : commands) {
         // With BR/EDR on, the kernel takes Set Secure Connections (on or
         // off) only with SSP on; with BR/EDR off, Set SSP is refused and
         // not needed.
-        if (supported_settings_ & mgmt::setting::Ssp) mgmt_.command(mgmt::set_ssp(index_, true));
-        mgmt_.checked(mgmt::set_secure_connections(
-            index_, c.le_secure ? mgmt::secure_connections::On : mgmt::secure_connections::Off));
+        if (cmd.code == mgmt::op::SetSecureConnections && (supported_settings_ & mgmt::setting::Ssp)) {
+            mgmt_.command(mgmt::set_ssp(index_, true));
+        }
+        try {
+            mgmt_.checked(cmd);
+        } catch (const BleError& e) {
+            if (!refused) refused = e;
+        }
     }
+    if (refused) throw *refused;
 }
 
 void Security::apply(const SecurityConfig& config) {
@@ -193,6 +205,7 @@ void Security::apply(const SecurityConfig& config) {
 }
 
 std::optional<LeAddress> Security::peer_of(uint16_t handle) {
+    if (auto it = identities_.find(handle); it != identities_.end()) return it->second;
     if (gap::Link* link = connections_.link(handle)) {
         if (auto a = link->peer_address()) return a;
     }
@@ -325,6 +338,7 @@ void Security::encryption_changed(uint16_t handle) {
 void Security::link_ended(uint16_t handle) {
     forget_asking(handle);
     reported_.erase(handle);
+    identities_.erase(handle);
     if (auto it = settling_.find(handle); it != settling_.end()) {
         timers_.cancel(it->second);
         settling_.erase(it);
@@ -463,19 +477,22 @@ void Security::unpair(const LeAddress& peer) {
         // The BR/EDR link key an LE Secure Connections pairing derived, if any.
         mgmt_.command(mgmt::unpair_device(index_, {peer.address, mgmt::addr_type::BrEdr}, false));
     }
-    bonds_.erase(it);
+    forget(peer);
+    spdlog::info("hci{}: bond with {} removed", index_, peer.address.to_string());
+}
+
+void Security::forget(const LeAddress& peer) {
+    auto it = std::find_if(bonds_.begin(), bonds_.end(), [&](const sm::Bond& b) { return b.peer == peer; });
+    if (it != bonds_.end()) bonds_.erase(it);
     tell_keeper(peer, {});
-    if (store_) {
-        try {
-            store_->remove(peer);
-        } catch (const BleError& e) {
-            if (e.code() != ErrorCode::NotFound) {
-                throw BleError(ErrorCode::Failed, "the kernel forgot the bond but its file stays: " +
-                                                      std::string(e.what()));
-            }
+    if (!store_) return;
+    try {
+        store_->remove(peer);
+    } catch (const BleError& e) {
+        if (e.code() != ErrorCode::NotFound) {
+            throw BleError(ErrorCode::Failed, "the kernel forgot the bond but its file stays: " + std::string(e.what()));
         }
     }
-    spdlog::info("hci{}: bond with {} removed", index_, peer.address.to_string());
 }
 
 bool Security::on_mgmt_event(const mgmt::Frame& frame) {
@@ -558,7 +575,12 @@ void Security::on_new_ltk(const mgmt::NewLongTermKey& event) {
     LeAddress peer = le_address(k.peer);
     const sm::Bond* old = bond_of(peer);
     sm::Bond bond = old ? *old : sm::Bond{peer, {}, std::nullopt};
-    bond.put_ltk(to_ltk(k));
+    // A new pairing's keys replace an earlier pairing's of the other kind
+    // (legacy keys come in pairs, an LE Secure Connections key alone).
+    sm::Ltk ltk = to_ltk(k);
+    auto p256 = [](const sm::Ltk& l) { return l.type >= sm::LtkType::UnauthenticatedP256; };
+    std::erase_if(bond.ltks, [&](const sm::Ltk& l) { return p256(l) != p256(ltk); });
+    bond.put_ltk(ltk);
     if (!keep(bond)) return;
     spdlog::info("hci{}: bonded with {}", index_, describe(k.peer));
     if (auto h = handle_of(k.peer)) report(*h, false);
@@ -566,8 +588,16 @@ void Security::on_new_ltk(const mgmt::NewLongTermKey& event) {
 
 void Security::on_new_irk(const mgmt::NewIdentityResolvingKey& event) {
     const mgmt::IdentityResolvingKey& k = event.key;
-    if (!event.store_hint || !is_le(k.peer)) return;
+    if (!is_le(k.peer)) return;
     LeAddress peer = le_address(k.peer);
+    if (!event.random_address.is_zero()) {
+        // The link's socket takes the identity only a while later: the
+        // key events that follow name the identity at once.
+        for (uint16_t h : connections_.handles()) {
+            if (connections_.peer(h) == LeAddress{1, event.random_address}) identities_[h] = peer;
+        }
+    }
+    if (!event.store_hint) return;
     const sm::Bond* old = bond_of(peer);
     sm::Bond bond = old ? *old : sm::Bond{peer, {}, std::nullopt};
     bond.irk = k.val;
@@ -576,11 +606,14 @@ void Security::on_new_irk(const mgmt::NewIdentityResolvingKey& event) {
 
 void Security::on_unpaired(const mgmt::DeviceAddress& peer) {
     // Another mgmt user (btmgmt, bluetoothd) removed the kernel's keys: the
-    // store follows, or the next start would load them back.
+    // store follows, or the next start would load them back. The kernel is
+    // not told again (the peer may have paired anew since).
+    if (!is_le(peer)) return;
     LeAddress a = le_address(peer);
     if (!bond_of(a)) return;
     try {
-        unpair(a);
+        forget(a);
+        spdlog::info("hci{}: bond with {} removed by another program", index_, describe(peer));
     } catch (const std::exception& e) {
         spdlog::error("hci{}: bond with {} removed elsewhere, not from the store: {}", index_, describe(peer), e.what());
     }

@@ -77,7 +77,8 @@ public:
     // NotSupported for le_secure on a controller without it) and changes nothing.
     void validate(const std::string& key, const ConfigValue& value, SecurityConfig& into) const;
     // Sends a validated config to the kernel; on a refusal, puts the previous
-    // one back as far as the kernel lets it and throws BleError(Failed).
+    // one back as far as the kernel lets it and throws BleError (Failed, or
+    // Timeout when the kernel did not answer).
     void apply(const SecurityConfig& config);
 
     // gap_pair: asks the kernel to secure the link. With a stored bond for
@@ -153,6 +154,8 @@ private:
     // Asks the handler for its index-th secret, then the next.
     void import_secret(uint64_t generation, uint32_t index, bool changed);
     void tell_keeper(const LeAddress& peer, const Bytes& value);
+    // Drops the bond from memory, the handler and the store (not the kernel).
+    void forget(const LeAddress& peer);
 
     uint16_t index_;
     uint32_t supported_settings_;
@@ -166,6 +169,8 @@ private:
     std::map<uint16_t, Asking> asking_;
     std::map<uint16_t, EncryptionUpdate> reported_;
     std::map<uint16_t, Timers::Id> settling_;
+    // Links whose peer's identity a New IRK gave before their socket knows it.
+    std::map<uint16_t, LeAddress> identities_;
     std::optional<SecretKeeper> keeper_;
     uint64_t keeper_generation_ = 0;  // answers for an earlier handler are dropped
 };
