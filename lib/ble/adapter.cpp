@@ -1,5 +1,7 @@
 #include "adapter.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <random>
 
@@ -112,6 +114,34 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
     std::random_device rng;
     static_address_ = random_static_address(rng);
     for (auto& b : irk_) b = static_cast<uint8_t>(rng());
+    if (bonds) {
+        // Bonded peers know us by this static address and IRK: the store keeps them.
+        bool store_new = true;
+        try {
+            if (auto stored = bonds->load_identity()) {
+                static_address_ = stored->static_address;
+                irk_ = stored->irk;
+                store_new = false;
+            }
+        } catch (const BleError& e) {
+            // A bad file is replaced; one that could not be read is left alone.
+            store_new = e.code() == ErrorCode::InvalidArgs;
+            spdlog::error("hci{}: stored identity not used: {}; {}", index, e.what(),
+                          store_new ? "replaced by a new one" : "a new one is used until the daemon stops");
+        } catch (const std::exception& e) {
+            store_new = false;
+            spdlog::error("hci{}: stored identity not used: {}; a new one is used until the daemon stops", index, e.what());
+        }
+        if (store_new) {
+            try {
+                bonds->store_identity({static_address_, irk_});
+                spdlog::info("hci{}: new identity stored (static address {})", index, static_address_.to_string());
+            } catch (const std::exception& e) {
+                spdlog::error("hci{}: identity not stored, so peers bonding now will not know us after a restart: {}",
+                              index, e.what());
+            }
+        }
+    }
     security_.start();
 }
 

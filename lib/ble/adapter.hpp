@@ -173,8 +173,8 @@ private:
     std::string gap_name_;
     std::string short_name_;
     AddrMode addr_mode_;
-    Address static_address_;  // generated once, used in Random mode
-    std::array<uint8_t, mgmt::kIrkSize> irk_{};  // generated once, given to the kernel in Rpa/Nrpa modes
+    Address static_address_;  // from the bond store, or made up and stored; used in Random mode
+    std::array<uint8_t, mgmt::kIrkSize> irk_{};  // likewise; given to the kernel in Rpa/Nrpa modes
     int64_t rxbuf_ = 65536;
     int64_t mtu_ = 256;
     hci::HciClient& hci_;

@@ -21,6 +21,7 @@ constexpr mode_t kDirMode = 0700;
 constexpr mode_t kFileMode = 0600;
 constexpr std::string_view kBondSuffix = ".bond";
 constexpr std::string_view kTmpSuffix = ".tmp";
+constexpr std::string_view kIdentityName = "identity";
 
 [[noreturn]] void fail(const std::string& path, const std::string& step, int error) {
     throw BleError(ErrorCode::Failed, path + ": " + step + ": " + std::strerror(error));
@@ -94,6 +95,76 @@ void fsync_directory(int dir, const std::string& path) {
     if (::fsync(dir) < 0) fail(path, "fsync of the directory", errno);
 }
 
+// A file's text, or why it was not read.
+struct FileText {
+    enum Failure { None, Missing, Error, Refused };
+    Failure failure = None;  // Missing: no such file; Error: I/O; Refused: not a private regular file
+    std::string text;
+    std::string problem;  // when failure != None
+};
+
+// Reads a file of ours in dir: opened with O_NOFOLLOW, and only a regular
+// file owned by this process's uid that group and others cannot use. At most
+// max_size + 1 bytes are read: the decoder reports a file that is too big.
+FileText read_private_file(int dir, const std::string& name, size_t max_size) {
+    UniqueFd fd(::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (!fd) {
+        int error = errno;
+        if (error == ELOOP) return {FileText::Refused, {}, "a symbolic link"};
+        return {error == ENOENT ? FileText::Missing : FileText::Error, {},
+                std::string("cannot open: ") + std::strerror(error)};
+    }
+    struct stat st{};
+    if (::fstat(fd.get(), &st) < 0) return {FileText::Error, {}, std::string("stat: ") + std::strerror(errno)};
+    if (!S_ISREG(st.st_mode)) return {FileText::Refused, {}, "not a regular file"};
+    if (st.st_uid != ::geteuid()) {
+        return {FileText::Refused, {},
+                "owned by uid " + std::to_string(st.st_uid) + ", not by this process's uid " +
+                    std::to_string(::geteuid())};
+    }
+    if (st.st_mode & 077) {
+        return {FileText::Refused, {}, "mode " + octal_mode(st.st_mode) + " lets group or others at the keys"};
+    }
+    std::string text(max_size + 1, '\0');
+    size_t size = 0;
+    while (size < text.size()) {
+        ssize_t n = ::read(fd.get(), text.data() + size, text.size() - size);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return {FileText::Error, {}, std::string("read: ") + std::strerror(errno)};
+        }
+        if (n == 0) break;
+        size += static_cast<size_t>(n);
+    }
+    text.resize(size);
+    return {FileText::None, std::move(text), {}};
+}
+
+// Writes the file `name` in dir durably, replacing the previous one: a
+// temporary <name>.tmp (0600, O_EXCL, a stale one removed first) is written,
+// fsynced and renamed over <name>, then the directory is fsynced. If it
+// throws, the previous file is untouched.
+void write_private_file(int dir, const std::string& directory, const std::string& name, std::string_view text) {
+    std::string tmp = name + std::string(kTmpSuffix);
+    std::string tmp_path = directory + "/" + tmp;
+
+    if (::unlinkat(dir, tmp.c_str(), 0) < 0 && errno != ENOENT) fail(tmp_path, "remove stale file", errno);
+    UniqueFd fd(::openat(dir, tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, kFileMode));
+    if (!fd) fail(tmp_path, "create", errno);
+    try {
+        // The umask may have taken bits away; the mode must be exactly 0600.
+        if (::fchmod(fd.get(), kFileMode) < 0) fail(tmp_path, "chmod 0600", errno);
+        write_all(fd.get(), text, tmp_path);
+        if (::fsync(fd.get()) < 0) fail(tmp_path, "fsync", errno);
+        if (::close(fd.release()) < 0) fail(tmp_path, "close", errno);
+        if (::renameat(dir, tmp.c_str(), dir, name.c_str()) < 0) fail(tmp_path, "rename to " + name, errno);
+    } catch (...) {
+        ::unlinkat(dir, tmp.c_str(), 0);
+        throw;
+    }
+    fsync_directory(dir, directory);
+}
+
 // The file's bond, or the reason it is not loaded.
 struct ReadResult {
     std::optional<sm::Bond> bond;
@@ -101,36 +172,11 @@ struct ReadResult {
 };
 
 ReadResult read_bond(int dir, const std::string& name) {
-    UniqueFd fd(::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
-    if (!fd) {
-        if (errno == ELOOP) return {std::nullopt, "a symbolic link; not loaded"};
-        return {std::nullopt, std::string("cannot open: ") + std::strerror(errno) + "; not loaded"};
-    }
-    struct stat st{};
-    if (::fstat(fd.get(), &st) < 0) return {std::nullopt, std::string("stat: ") + std::strerror(errno) + "; not loaded"};
-    if (!S_ISREG(st.st_mode)) return {std::nullopt, "not a regular file; not loaded"};
-    if (st.st_uid != ::geteuid()) {
-        return {std::nullopt, "owned by uid " + std::to_string(st.st_uid) + ", not by this process's uid " +
-                                  std::to_string(::geteuid()) + "; not loaded"};
-    }
-    if (st.st_mode & 077) {
-        return {std::nullopt, "mode " + octal_mode(st.st_mode) + " lets group or others at the keys; not loaded"};
-    }
-    std::string text(sm::kMaxBondFileSize + 1, '\0');
-    size_t size = 0;
-    while (size < text.size()) {
-        ssize_t n = ::read(fd.get(), text.data() + size, text.size() - size);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return {std::nullopt, std::string("read: ") + std::strerror(errno) + "; not loaded"};
-        }
-        if (n == 0) break;
-        size += static_cast<size_t>(n);
-    }
-    text.resize(size);
+    FileText file = read_private_file(dir, name, sm::kMaxBondFileSize);
+    if (file.failure != FileText::None) return {std::nullopt, file.problem + "; not loaded"};
     sm::Bond bond;
     try {
-        bond = sm::decode(text);
+        bond = sm::decode(file.text);
     } catch (const BleError& e) {
         return {std::nullopt, std::string(e.what()) + "; not loaded"};
     }
@@ -158,26 +204,27 @@ std::string BondFiles::file_name(const LeAddress& peer) {
 }
 
 void BondFiles::store(const sm::Bond& bond) {
-    std::string text = sm::encode(bond);
-    std::string name = file_name(bond.peer);
-    std::string tmp = name + std::string(kTmpSuffix);
-    std::string tmp_path = directory_ + "/" + tmp;
+    write_private_file(dir_.get(), directory_, file_name(bond.peer), sm::encode(bond));
+}
 
-    if (::unlinkat(dir_.get(), tmp.c_str(), 0) < 0 && errno != ENOENT) fail(tmp_path, "remove stale file", errno);
-    UniqueFd fd(::openat(dir_.get(), tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, kFileMode));
-    if (!fd) fail(tmp_path, "create", errno);
-    try {
-        // The umask may have taken bits away; the mode must be exactly 0600.
-        if (::fchmod(fd.get(), kFileMode) < 0) fail(tmp_path, "chmod 0600", errno);
-        write_all(fd.get(), text, tmp_path);
-        if (::fsync(fd.get()) < 0) fail(tmp_path, "fsync", errno);
-        if (::close(fd.release()) < 0) fail(tmp_path, "close", errno);
-        if (::renameat(dir_.get(), tmp.c_str(), dir_.get(), name.c_str()) < 0) fail(tmp_path, "rename to " + name, errno);
-    } catch (...) {
-        ::unlinkat(dir_.get(), tmp.c_str(), 0);
-        throw;
+std::optional<sm::LocalIdentity> BondFiles::load_identity() {
+    std::string path = directory_ + "/" + std::string(kIdentityName);
+    FileText file = read_private_file(dir_.get(), std::string(kIdentityName), sm::kMaxIdentityFileSize);
+    switch (file.failure) {
+        case FileText::Missing: return std::nullopt;
+        case FileText::Error: throw BleError(ErrorCode::Failed, path + ": " + file.problem);
+        case FileText::Refused: throw BleError(ErrorCode::InvalidArgs, path + ": " + file.problem);
+        case FileText::None: break;
     }
-    fsync_directory(dir_.get(), directory_);
+    try {
+        return sm::decode_identity(file.text);
+    } catch (const BleError& e) {
+        throw BleError(ErrorCode::InvalidArgs, path + ": " + e.what());
+    }
+}
+
+void BondFiles::store_identity(const sm::LocalIdentity& identity) {
+    write_private_file(dir_.get(), directory_, std::string(kIdentityName), sm::encode(identity));
 }
 
 void BondFiles::remove(const LeAddress& peer) {
@@ -229,7 +276,7 @@ LoadedBonds BondFiles::load() {
             ReadResult read = read_bond(dir_.get(), name);
             if (read.bond) result.bonds.push_back(std::move(*read.bond));
             else result.problems.push_back({path, read.problem});
-        } else {
+        } else if (name != kIdentityName) {
             result.problems.push_back({path, "not a bond file; ignored"});
         }
     }

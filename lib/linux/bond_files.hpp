@@ -1,8 +1,10 @@
 #pragma once
-// The bond files of one adapter, <root>/bonds/<adapter>/<peer>.bond: owns the
-// open directory. Blocking file I/O (store() waits for fsync): the daemon's
-// loop thread only, one BondFiles per adapter directory.
+// The bond files of one adapter, <root>/bonds/<adapter>/<peer>.bond, and its
+// own identity, <root>/bonds/<adapter>/identity: owns the open directory.
+// Blocking file I/O (store() waits for fsync): the daemon's loop thread only,
+// one BondFiles per adapter directory.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,7 @@ using sm::LoadedBonds;  // bonds in file name order
 //   <root>/bonds/                      0700
 //   <root>/bonds/00AA01000000/         0700, the adapter's identity address
 //   <root>/bonds/00AA01000000/random-C0AA01010001.bond   0600, sm::encode()
+//   <root>/bonds/00AA01000000/identity                   0600, sm::encode(LocalIdentity)
 // A bond file is named by the peer's identity address type (public or random)
 // and address, most significant byte first. `bonds` and the adapter directory
 // must not be symbolic links (the root may be, as systemd's DynamicUser makes
@@ -52,9 +55,17 @@ public:
     // different peer, not a regular file, a symbolic link, owned by another
     // user or open to group or others (mode & 077) is skipped, left in place
     // and reported. A *.tmp left by an interrupted store() is deleted and
-    // reported; other files are ignored and reported. Throws BleError(Failed)
-    // only when the directory cannot be read.
+    // reported; other files but `identity` are ignored and reported. Throws
+    // BleError(Failed) only when the directory cannot be read.
     LoadedBonds load() override;
+
+    // The file `identity`: nullopt when there is none. A file that fails the
+    // checks load() makes of a bond file (or sm::decode_identity) throws
+    // BleError(InvalidArgs), one that cannot be opened or read
+    // BleError(Failed); the message names the path and the reason.
+    std::optional<sm::LocalIdentity> load_identity() override;
+    // Writes `identity` durably, as store() writes a bond (identity.tmp first).
+    void store_identity(const sm::LocalIdentity& identity) override;
 
 private:
     std::string directory_;

@@ -18,6 +18,7 @@ declare -A sources=(
     [fuzz_att_client]="$core lib/att/uuid.cpp lib/gatt/client.cpp"
     [fuzz_l2cap_channels]="$core lib/att/uuid.cpp lib/ble/event_queue.cpp lib/l2cap/channel.cpp lib/ble/l2cap_channels.cpp"
     [fuzz_bond]="$core lib/sm/bond.cpp"
+    [fuzz_identity]="$core lib/sm/bond.cpp lib/sm/local_identity.cpp"
 )
 # Extra compiler flags and libraries by target: Debian's spdlog is a shared
 # library built with an external fmt.
@@ -34,6 +35,8 @@ for target in "${!sources[@]}"; do
     clang++ "${flags[@]}" ${extra_flags[$target]:-} "${files[@]}" "$source_dir/tests/fuzz/$target.cpp" \
         -o "$out/$target" ${libs[$target]:-}
     mkdir -p "$out/$target-corpus"
+    # Seed inputs, when the target has some (valid files the fuzzer would take long to find).
+    if [ -d "$source_dir/tests/fuzz/seeds/$target" ]; then cp -n "$source_dir/tests/fuzz/seeds/$target"/* "$out/$target-corpus/"; fi
     echo "fuzz: $target for $seconds s"
     (cd "$out" && "./$target" -max_total_time="$seconds" -print_final_stats=1 "$target-corpus" 2>&1 | tail -12)
 done

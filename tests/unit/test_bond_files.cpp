@@ -257,6 +257,103 @@ TEST_CASE("an open directory is closed to 0700 and reported; a symlinked one is 
     CHECK(error_of([&] { BondFiles(other.path() + "/file", kAdapter); }) == ErrorCode::Failed);
 }
 
+TEST_CASE("the adapter's identity is kept in its directory's file identity, 0600, beside the bonds", "[bond]") {
+    TempDir tmp;
+    BondFiles files(tmp.path(), kAdapter);
+    const std::string path = files.directory() + "/identity";
+    const sm::LocalIdentity first{*Address::parse("C0:AA:01:00:00:01"), sm::IrkValue{1, 2, 3}};
+    const sm::LocalIdentity second{*Address::parse("D1:02:03:04:05:06"), sm::IrkValue{9, 8, 7}};
+    CHECK_FALSE(files.load_identity().has_value());
+
+    mode_t old_umask = ::umask(0);
+    files.store_identity(first);
+    ::umask(old_umask);
+    CHECK(mode_of(path) == 0600);
+    CHECK(read_text(path) == sm::encode(first));
+    CHECK(files.load_identity() == first);
+    CHECK(BondFiles(tmp.path(), kAdapter).load_identity() == first);
+    CHECK_FALSE(BondFiles(tmp.path(), *Address::parse("00:AA:01:00:00:01")).load_identity().has_value());
+
+    files.store_identity(second);
+    CHECK(files.load_identity() == second);
+    sm::LocalIdentity bad = first;
+    bad.static_address = *Address::parse("00:AA:01:00:00:01");
+    CHECK(error_of([&] { files.store_identity(bad); }) == ErrorCode::InvalidArgs);
+    CHECK(files.load_identity() == second);
+
+    // load() passes over the identity silently; a stale identity.tmp is
+    // deleted and reported like a bond's, and store_identity replaces one too.
+    files.store(bond_for(kPublicPeer, 1));
+    auto loaded = files.load();
+    CHECK(loaded.bonds == std::vector<sm::Bond>{bond_for(kPublicPeer, 1)});
+    CHECK(loaded.problems.empty());
+    write_text(path + ".tmp", "ubluetoothd ident", 0644);
+    auto problems = problems_of(files.load(), files);
+    CHECK(problems.size() == 1);
+    CHECK_THAT(problems["identity.tmp"], Contains("interrupted write; deleted"));
+    CHECK(files_in(files.directory()) == std::vector<std::string>{"identity", "public-00AA01010042.bond"});
+    write_text(path + ".tmp", "ubluetoothd ident", 0644);
+    files.store_identity(first);
+    CHECK(files_in(files.directory()) == std::vector<std::string>{"identity", "public-00AA01010042.bond"});
+    CHECK(files.load_identity() == first);
+}
+
+TEST_CASE("an identity file that cannot be used throws with the path and the reason, and is left in place", "[bond]") {
+    TempDir tmp;
+    BondFiles files(tmp.path(), kAdapter);
+    const std::string path = files.directory() + "/identity";
+    const sm::LocalIdentity identity{*Address::parse("C0:AA:01:00:00:01"), sm::IrkValue{1, 2, 3}};
+    const std::string good = sm::encode(identity);
+    auto reason = [&] {
+        try {
+            files.load_identity();
+        } catch (const BleError& e) {
+            CHECK(e.code() == ErrorCode::InvalidArgs);
+            return std::string(e.what());
+        }
+        FAIL("the identity was accepted");
+        return std::string();
+    };
+
+    std::string corrupt = good;
+    corrupt[30] ^= 0x01;
+    write_text(path, corrupt);
+    CHECK_THAT(reason(), Contains(path + ": ") && Contains("crc32") && Contains("corrupted"));
+    write_text(path, good.substr(0, good.size() - 3));
+    CHECK_THAT(reason(), Contains("truncated"));
+    write_text(path, "");
+    CHECK_THAT(reason(), Contains("empty"));
+    write_text(path, sm::encode(bond_for(kPublicPeer, 1)));
+    CHECK_THAT(reason(), Contains("not a ubluetoothd identity file"));
+    write_text(path, std::string(sm::kMaxIdentityFileSize + 10, 'x'));
+    CHECK_THAT(reason(), Contains("more than 1024"));
+    write_text(path, good, 0640);
+    CHECK_THAT(reason(), Contains("mode 0640"));
+    CHECK(read_text(path) == good);  // left for someone to look at
+    CHECK(mode_of(path) == 0640);
+    // load() does not report it: the adapter does, when it reads it.
+    CHECK(files.load().problems.empty());
+
+    fs::remove(path);
+    files.store(bond_for(kPublicPeer, 1));
+    REQUIRE(::symlink("public-00AA01010042.bond", path.c_str()) == 0);
+    CHECK_THAT(reason(), Contains("symbolic link"));
+    fs::remove(path);
+    REQUIRE(::mkdir(path.c_str(), 0700) == 0);
+    CHECK_THAT(reason(), Contains("not a regular file"));
+    fs::remove(path);
+    if (::geteuid() == 0) {
+        write_text(path, good);
+        REQUIRE(::chown(path.c_str(), 65534, 65534) == 0);
+        CHECK_THAT(reason(), Contains("owned by uid 65534"));
+    }
+
+    // Storing replaces a bad file (not a directory) with a good one.
+    files.store_identity(identity);
+    CHECK(mode_of(path) == 0600);
+    CHECK(files.load_identity() == identity);
+}
+
 namespace {
 
 struct Report {
