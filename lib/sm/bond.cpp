@@ -1,65 +1,15 @@
 #include "bond.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
-#include "core/error.hpp"
+#include "key_file.hpp"
 
 namespace ubt::sm {
 
 namespace {
 
-constexpr std::string_view kHeader = "ubluetoothd bond 1";
-constexpr std::string_view kHeaderPrefix = "ubluetoothd bond ";
-constexpr std::string_view kCrcKey = "crc32 ";
+constexpr KeyFileFormat kFormat{"bond", kMaxBondFileSize};
 constexpr const char* kLtkFields[] = {"type", "central", "enc_size", "ediv", "rand", "val"};
-
-constexpr std::array<uint32_t, 256> make_crc_table() {
-    std::array<uint32_t, 256> table{};
-    for (uint32_t i = 0; i < 256; ++i) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        table[i] = c;
-    }
-    return table;
-}
-constexpr auto kCrcTable = make_crc_table();
-
-std::string hex_upper(const uint8_t* data, size_t n) {
-    static constexpr char digits[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(n * 2);
-    for (size_t i = 0; i < n; ++i) {
-        out += digits[data[i] >> 4];
-        out += digits[data[i] & 0xf];
-    }
-    return out;
-}
-
-std::string crc_text(uint32_t crc) {
-    char buf[9];
-    std::snprintf(buf, sizeof buf, "%08X", static_cast<unsigned>(crc));
-    return buf;
-}
-
-int upper_hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-// Exactly 2*N upper-case hex digits.
-template <size_t N>
-std::optional<std::array<uint8_t, N>> parse_hex(std::string_view text) {
-    if (text.size() != 2 * N) return std::nullopt;
-    std::array<uint8_t, N> out{};
-    for (size_t i = 0; i < N; ++i) {
-        int hi = upper_hex_digit(text[2 * i]), lo = upper_hex_digit(text[2 * i + 1]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        out[i] = static_cast<uint8_t>(hi * 16 + lo);
-    }
-    return out;
-}
 
 // A decimal number without sign or leading zeros, at most max.
 std::optional<unsigned> parse_decimal(std::string_view text, unsigned max) {
@@ -76,7 +26,7 @@ std::optional<unsigned> parse_decimal(std::string_view text, unsigned max) {
 std::optional<std::string> peer_problem(const LeAddress& peer) {
     if (peer.type > 1) return "address type " + std::to_string(peer.type) + " is not 0 (public) or 1 (random)";
     if (peer.address.is_zero()) return "the zero address is not an identity address";
-    if (peer.type == 1 && (peer.address.msb_first[0] & 0xc0) != 0xc0) {
+    if (peer.type == 1 && !has_static_top_bits(peer.address)) {
         return "random address " + peer.address.to_string() + " is not static (top two bits must be 11)";
     }
     return std::nullopt;
@@ -92,17 +42,13 @@ std::optional<std::string> ltk_problem(const Ltk& ltk) {
     return std::nullopt;
 }
 
-[[noreturn]] void invalid(const std::string& message) { throw BleError(ErrorCode::InvalidArgs, message); }
-
 // Parses the lines of one file; every error names the line.
 class Decoder {
 public:
     Bond run(std::string_view text);
 
 private:
-    [[noreturn]] void fail(const std::string& what) const {
-        invalid("bond file line " + std::to_string(line_) + ": " + what);
-    }
+    [[noreturn]] void fail(const std::string& what) const { fail_line(kFormat, line_, what); }
     void parse_peer(std::string_view value);
     void parse_ltk(std::string_view value);
     void parse_irk(std::string_view value);
@@ -113,57 +59,14 @@ private:
 };
 
 Bond Decoder::run(std::string_view text) {
-    if (text.empty()) invalid("bond file is empty");
-    if (text.size() > kMaxBondFileSize) {
-        invalid("bond file is " + std::to_string(text.size()) + " bytes, more than " +
-                std::to_string(kMaxBondFileSize));
-    }
-    std::vector<std::string_view> lines;
-    for (size_t start = 0; start < text.size();) {
-        size_t end = text.find('\n', start);
-        if (end == std::string_view::npos) {
-            line_ = lines.size() + 1;
-            fail("no newline at the end (truncated)");
-        }
-        lines.push_back(text.substr(start, end - start));
-        start = end + 1;
-    }
-
-    line_ = 1;
-    if (lines[0] != kHeader) {
-        if (lines[0].starts_with(kHeaderPrefix)) {
-            fail("version '" + std::string(lines[0].substr(kHeaderPrefix.size())) + "' is not supported (1 is)");
-        }
-        fail("not a ubluetoothd bond file");
-    }
-
-    line_ = lines.size();
-    std::string_view last = lines.back();
-    if (lines.size() < 2 || !last.starts_with(kCrcKey)) fail("the last line is not the crc32 line (truncated)");
-    auto stored = parse_hex<4>(last.substr(kCrcKey.size()));
-    if (!stored) fail("crc32 is not 8 upper-case hex digits");
-    uint32_t stored_crc = (uint32_t{(*stored)[0]} << 24) | (uint32_t{(*stored)[1]} << 16) |
-                          (uint32_t{(*stored)[2]} << 8) | (*stored)[3];
-    uint32_t actual = crc32(text.substr(0, text.size() - last.size() - 1));
-    if (stored_crc != actual) {
-        fail("crc32 " + crc_text(stored_crc) + " does not match the content's " + crc_text(actual) +
-             " (corrupted or edited)");
-    }
-
-    for (line_ = 2; line_ < lines.size(); ++line_) {
-        std::string_view line = lines[line_ - 1];
-        if (line.empty()) fail("empty line");
-        size_t space = line.find(' ');
-        std::string_view key = line.substr(0, space);
-        if (space == std::string_view::npos) fail("'" + std::string(key) + "' has no value");
-        std::string_view value = line.substr(space + 1);
+    read_key_file(text, kFormat, [this](size_t line, std::string_view key, std::string_view value) {
+        line_ = line;
         if (key == "peer") parse_peer(value);
         else if (key == "ltk") parse_ltk(value);
         else if (key == "irk") parse_irk(value);
-        else if (key == "crc32") fail("crc32 must be the last line");
-        else fail("unknown key '" + std::string(key) + "'");
-    }
-
+        else return false;
+        return true;
+    });
     if (!peer_) invalid("bond file has no peer line");
     bond_.peer = *peer_;
     if (bond_.ltks.empty() && !bond_.irk) invalid("bond file has neither an ltk nor an irk line");
@@ -279,8 +182,8 @@ void validate(const Bond& bond) {
 
 std::string encode(const Bond& bond) {
     validate(bond);
-    std::string text(kHeader);
-    text += "\npeer ";
+    std::string text = key_file_header(kFormat);
+    text += "peer ";
     text += bond.peer.type == 0 ? "public " : "random ";
     text += bond.peer.address.to_string();
     text += '\n';
@@ -289,20 +192,14 @@ std::string encode(const Bond& bond) {
         text += " central=" + std::string(k.central ? "1" : "0");
         text += " enc_size=" + std::to_string(k.enc_size);
         text += " ediv=" + std::to_string(k.ediv);
-        text += " rand=" + hex_upper(k.rand.data(), k.rand.size());
-        text += " val=" + hex_upper(k.val.data(), k.val.size()) + "\n";
+        text += " rand=" + hex_upper(k.rand);
+        text += " val=" + hex_upper(k.val) + "\n";
     }
-    if (bond.irk) text += "irk " + hex_upper(bond.irk->data(), bond.irk->size()) + "\n";
-    text += std::string(kCrcKey) + crc_text(crc32(text)) + "\n";
+    if (bond.irk) text += "irk " + hex_upper(*bond.irk) + "\n";
+    append_crc_line(text);
     return text;
 }
 
 Bond decode(std::string_view text) { return Decoder().run(text); }
-
-uint32_t crc32(std::string_view data) {
-    uint32_t c = 0xffffffffu;
-    for (char ch : data) c = kCrcTable[(c ^ static_cast<uint8_t>(ch)) & 0xff] ^ (c >> 8);
-    return c ^ 0xffffffffu;
-}
 
 }  // namespace ubt::sm

@@ -17,8 +17,8 @@ declare -A sources=(
     [fuzz_att_server]="$core lib/att/uuid.cpp lib/gatt/database.cpp lib/gatt/server.cpp"
     [fuzz_att_client]="$core lib/att/uuid.cpp lib/gatt/client.cpp"
     [fuzz_l2cap_channels]="$core lib/att/uuid.cpp lib/ble/event_queue.cpp lib/l2cap/channel.cpp lib/ble/l2cap_channels.cpp"
-    [fuzz_bond]="$core lib/sm/bond.cpp"
-    [fuzz_identity]="$core lib/sm/bond.cpp lib/sm/local_identity.cpp"
+    [fuzz_bond]="$core lib/sm/bond.cpp lib/sm/key_file.cpp"
+    [fuzz_identity]="$core lib/sm/key_file.cpp lib/sm/local_identity.cpp"
 )
 # Extra compiler flags and libraries by target: Debian's spdlog is a shared
 # library built with an external fmt.
