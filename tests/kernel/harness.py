@@ -155,12 +155,17 @@ def dbus_call(path, method, signature="", *args):
     return True, reply.body
 
 
-def _debugfs_identity(name):
-    """debugfs' identity line: address, (type N), the local IRK (as the kernel holds it), the RPA."""
+def debugfs(name, entry):
+    """A file of the kernel's debugfs directory for controller `name` (identity, long_term_keys...)."""
     if not os.path.ismount("/sys/kernel/debug"):
         subprocess.run(["mount", "-t", "debugfs", "debugfs", "/sys/kernel/debug"], check=True)
-    with open(f"/sys/kernel/debug/bluetooth/{name}/identity") as f:
-        text = f.read()
+    with open(f"/sys/kernel/debug/bluetooth/{name}/{entry}") as f:
+        return f.read()
+
+
+def _debugfs_identity(name):
+    """debugfs' identity line: address, (type N), the local IRK (as the kernel holds it), the RPA."""
+    text = debugfs(name, "identity")
     m = re.match(r"([0-9A-Fa-f:]{17}) \(type (\d)\) ([0-9a-f]{32})", text)
     if not m:
         raise AssertionError(f"unexpected debugfs identity: {text!r}")
@@ -176,6 +181,11 @@ def kernel_identity(name):
 def kernel_irk(name):
     """The local IRK the kernel holds for a controller, least significant octet first."""
     return bytes.fromhex(_debugfs_identity(name).group(3))
+
+
+def kernel_rpa(name):
+    """The RPA the kernel made for a controller (debugfs identity's last field), most significant octet first."""
+    return bytes.fromhex(debugfs(name, "identity").split()[-1].replace(":", ""))
 
 
 def rpa_resolves(irk, addr):

@@ -8,14 +8,11 @@ IO capabilities (docs/kernel-smp.md, Q2): Just Works 3/3; passkey entry
 KeyboardOnly (2) against DisplayOnly (0), the keyboard side types;
 numeric comparison DisplayYesNo (1) on both sides with le_secure."""
 
-import ctypes
-import ctypes.util
 import errno
 import os
 import queue
 import random
 import re
-import select
 import socket
 import stat
 import struct
@@ -24,27 +21,16 @@ import tempfile
 import threading
 import time
 import unittest
-import zlib
 
 from harness import Daemon, Radio, dbus_call, run, stop_cleanly
-
-_IRQ_CENTRAL_CONNECT = 1
-_IRQ_CENTRAL_DISCONNECT = 2
-_IRQ_PERIPHERAL_CONNECT = 7
-_IRQ_PERIPHERAL_DISCONNECT = 8
-_IRQ_GATTC_READ_RESULT = 15
-_IRQ_GATTC_READ_DONE = 16
-_IRQ_ENCRYPTION_UPDATE = 28
-_IRQ_PASSKEY_ACTION = 31
-
-_IO_CAPABILITY_DISPLAY_ONLY = 0
-_IO_CAPABILITY_DISPLAY_YESNO = 1
-_IO_CAPABILITY_KEYBOARD_ONLY = 2
-_IO_CAPABILITY_NO_INPUT_OUTPUT = 3
-
-_PASSKEY_ACTION_INPUT = 2
-_PASSKEY_ACTION_DISPLAY = 3
-_PASSKEY_ACTION_NUMERIC_COMPARISON = 4
+from security_helpers import (ADV_DATA, DISCONNECTS, IO_DISPLAY_ONLY, IO_DISPLAY_YESNO, IO_KEYBOARD_ONLY,
+                              IO_NO_INPUT_OUTPUT, SECURITY_EVENTS, SMP_WAIT, _IRQ_CENTRAL_CONNECT,
+                              _IRQ_CENTRAL_DISCONNECT, _IRQ_ENCRYPTION_UPDATE, _IRQ_GATTC_READ_DONE,
+                              _IRQ_GATTC_READ_RESULT, _IRQ_PASSKEY_ACTION, _IRQ_PERIPHERAL_CONNECT,
+                              _IRQ_PERIPHERAL_DISCONNECT, _PASSKEY_ACTION_DISPLAY, _PASSKEY_ACTION_INPUT,
+                              _PASSKEY_ACTION_NUMERIC_COMPARISON, att_connect, bond_dir, bond_names, bond_path,
+                              bonds_root, check_identity, connect, decode_bond, disconnect, hex_addr,
+                              next_link_event, pair, stop)
 
 _FLAG_READ = 0x0002
 _FLAG_READ_ENCRYPTED = 0x0200
@@ -54,13 +40,10 @@ ATT_BASE = 0x100  # statuses of ATT errors, as MicroPython's NimBLE port numbers
 ATT_INSUFFICIENT_AUTHENTICATION = 0x05
 ATT_INSUFFICIENT_ENCRYPTION = 0x0F
 
-SMP_WAIT = 35  # the kernel's SMP timeout is 30 s
 NAMES = ("hci0", "hci1", "hci2", "hci3")
-DEFAULTS = {"io": _IO_CAPABILITY_NO_INPUT_OUTPUT, "bond": True, "mitm": False, "le_secure": False}
+DEFAULTS = {"io": IO_NO_INPUT_OUTPUT, "bond": True, "mitm": False, "le_secure": False}
 ERR = "org.ubluetooth.Error."
 UNKNOWN_HANDLE = 0x0EFF
-DISCONNECTS = (_IRQ_CENTRAL_DISCONNECT, _IRQ_PERIPHERAL_DISCONNECT)
-SECURITY_EVENTS = (_IRQ_ENCRYPTION_UPDATE, _IRQ_PASSKEY_ACTION) + DISCONNECTS
 
 radios = {}
 
@@ -91,145 +74,8 @@ def start_daemon(state_dir, names=NAMES, rebind=True):
     return daemon
 
 
-def unbind(names=NAMES):
-    for name in names:
-        if name in radios:
-            radios[name].ble.irq(None)
-
-
 # --------------------------------------------------------------------------
-# The bond store on disk (lib/sm/bond.cpp's format)
-
-
-def hex_addr(addr):
-    return addr.hex().upper()
-
-
-def bonds_root(state_dir):
-    return os.path.join(state_dir, "bonds")
-
-
-def bond_dir(state_dir, radio):
-    return os.path.join(bonds_root(state_dir), hex_addr(radio.addr))
-
-
-def bond_path(state_dir, radio, peer):
-    return os.path.join(bond_dir(state_dir, radio), f"public-{hex_addr(peer.addr)}.bond")
-
-
-def bond_names(directory):
-    """The *.bond files of an adapter directory (it also holds the adapter's `identity`)."""
-    return sorted(n for n in os.listdir(directory) if n.endswith(".bond"))
-
-
-def check_identity(text):
-    """ValueError unless text is an identity file (lib/sm/local_identity.hpp) whose CRC matches."""
-    if not text.endswith("\n"):
-        raise ValueError("no newline at the end (truncated)")
-    lines = text[:-1].split("\n")
-    if lines[0] != "ubluetoothd identity 1" or not re.fullmatch(r"crc32 [0-9A-F]{8}", lines[-1]):
-        raise ValueError("not an identity file")
-    content = text[:len(text) - len(lines[-1]) - 1]
-    if int(lines[-1][6:], 16) != zlib.crc32(content.encode()):
-        raise ValueError("crc32 does not match")
-    keys = sorted(line.split(" ")[0] for line in lines[1:-1])
-    if keys != ["irk", "static"]:
-        raise ValueError(f"lines {keys}")
-
-
-def decode_bond(text):
-    """A bond file's {"peer": (type, addr), "ltks": [dict], "irk": bytes or None},
-    checked as strictly as the daemon reads it; ValueError when invalid."""
-    if not text.endswith("\n"):
-        raise ValueError("no newline at the end (truncated)")
-    lines = text[:-1].split("\n")
-    if lines[0] != "ubluetoothd bond 1":
-        raise ValueError(f"header {lines[0]!r}")
-    if len(lines) < 2 or not re.fullmatch(r"crc32 [0-9A-F]{8}", lines[-1]):
-        raise ValueError(f"last line {lines[-1]!r} is not the crc32 line")
-    content = text[:len(text) - len(lines[-1]) - 1]
-    if int(lines[-1][6:], 16) != zlib.crc32(content.encode()):
-        raise ValueError(f"crc32 {lines[-1][6:]} does not match the content's {zlib.crc32(content.encode()):08X}")
-    bond = {"peer": None, "ltks": [], "irk": None}
-    for line in lines[1:-1]:
-        key, _, value = line.partition(" ")
-        if key == "peer" and bond["peer"] is None:
-            m = re.fullmatch(r"(public|random) ((?:[0-9A-F]{2}:){5}[0-9A-F]{2})", value)
-            if not m:
-                raise ValueError(f"peer line {line!r}")
-            bond["peer"] = (0 if m.group(1) == "public" else 1, bytes.fromhex(m.group(2).replace(":", "")))
-        elif key == "ltk":
-            m = re.fullmatch(r"type=([0-4]) central=([01]) enc_size=(\d+) ediv=(\d+) rand=([0-9A-F]{16}) "
-                             r"val=([0-9A-F]{32})", value)
-            if not m or not 7 <= int(m.group(3)) <= 16 or int(m.group(4)) > 0xFFFF:
-                raise ValueError(f"ltk line {line!r}")
-            ltk = {"type": int(m.group(1)), "central": int(m.group(2)), "enc_size": int(m.group(3)),
-                   "ediv": int(m.group(4)), "rand": m.group(5), "val": m.group(6)}
-            if any(k["central"] == ltk["central"] for k in bond["ltks"]):
-                raise ValueError(f"a second ltk with central={ltk['central']}")
-            bond["ltks"].append(ltk)
-        elif key == "irk" and bond["irk"] is None and re.fullmatch(r"[0-9A-F]{32}", value):
-            bond["irk"] = bytes.fromhex(value)
-        else:
-            raise ValueError(f"unexpected line {line!r}")
-    if bond["peer"] is None:
-        raise ValueError("no peer line")
-    if not bond["ltks"] and bond["irk"] is None:
-        raise ValueError("neither an ltk nor an irk")
-    return bond
-
-
-# --------------------------------------------------------------------------
-# A raw ATT client socket (BT_SECURITY left low: it never raises security)
-
-AF_BLUETOOTH = 31
-BTPROTO_L2CAP = 0
-ATT_CID = 4
-BDADDR_LE_PUBLIC = 1
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-
-
-class _SockaddrL2(ctypes.Structure):
-    _fields_ = [("family", ctypes.c_ushort), ("psm", ctypes.c_ushort), ("bdaddr", ctypes.c_ubyte * 6),
-                ("cid", ctypes.c_ushort), ("bdaddr_type", ctypes.c_ubyte)]
-
-
-def _att_sockaddr(addr):
-    sa = _SockaddrL2()
-    sa.family = AF_BLUETOOTH
-    sa.cid = ATT_CID
-    sa.bdaddr_type = BDADDR_LE_PUBLIC
-    for i, b in enumerate(reversed(addr)):  # least significant octet first
-        sa.bdaddr[i] = b
-    return sa
-
-
-def att_connect(local, peer, timeout=25):
-    """An ATT socket from our controller at `local` to `peer` (addresses most significant octet first)."""
-    s = socket.socket(AF_BLUETOOTH, socket.SOCK_SEQPACKET, BTPROTO_L2CAP)
-    try:
-        sa = _att_sockaddr(local)
-        if _libc.bind(s.fileno(), ctypes.byref(sa), ctypes.sizeof(sa)) < 0:
-            e = ctypes.get_errno()
-            raise OSError(e, "ATT bind: " + os.strerror(e))
-        s.setblocking(False)
-        sa = _att_sockaddr(peer)
-        if _libc.connect(s.fileno(), ctypes.byref(sa), ctypes.sizeof(sa)) < 0:
-            e = ctypes.get_errno()
-            if e not in (errno.EINPROGRESS, errno.EAGAIN):
-                raise OSError(e, "ATT connect: " + os.strerror(e))
-        poll = select.poll()
-        poll.register(s, select.POLLOUT)
-        if not poll.poll(timeout * 1000):
-            raise OSError(errno.ETIMEDOUT, f"ATT connect: not connected within {timeout} s")
-        e = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if e:
-            raise OSError(e, "ATT connect: " + os.strerror(e))
-        s.settimeout(10)
-        return s
-    except BaseException:
-        s.close()
-        raise
+# Reading with a raw ATT client socket (security_helpers.att_connect)
 
 
 def att_read(sock, handle):
@@ -320,8 +166,7 @@ class SecurityTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        unbind()
-        stop_cleanly(cls.daemon)
+        stop(cls.daemon, radios.values())
 
     def setUp(self):
         self.hci0, self.hci1, self.hci2, self.hci3 = (radios[n] for n in NAMES)
@@ -342,57 +187,33 @@ class SecurityTest(unittest.TestCase):
 
     def restart(self):
         """Stops the class's daemon cleanly and starts another on the same state directory."""
-        unbind()
-        stop_cleanly(type(self).daemon)
+        stop(type(self).daemon, radios.values())
         type(self).daemon = start_daemon(self.state_dir)
 
     # Links
 
     def connect(self, central, peripheral):
         """central connects to advertising peripheral: (central's handle, peripheral's handle)."""
-        peripheral.ble.gap_advertise(50000, b"\x02\x01\x06")
-        central.ble.gap_connect(0, peripheral.addr)
-        handle, addr_type, addr = central.wait(_IRQ_PERIPHERAL_CONNECT)
-        self.assertEqual((addr_type, addr), (0, peripheral.addr))
-        their_handle, addr_type, addr = peripheral.wait(_IRQ_CENTRAL_CONNECT)
-        self.assertEqual((addr_type, addr), (0, central.addr))
+        (handle, *central_sees), (their_handle, *peripheral_sees) = connect(central, peripheral)
+        self.assertEqual(tuple(central_sees), (0, peripheral.addr))
+        self.assertEqual(tuple(peripheral_sees), (0, central.addr))
         self.links.append((central, peripheral, handle, their_handle))
         return handle, their_handle
 
     def disconnect_all(self):
-        for central, peripheral, handle, their_handle in self.links:
-            if central.ble.gap_disconnect(handle):
-                central.wait(_IRQ_PERIPHERAL_DISCONNECT)
-                peripheral.wait(_IRQ_CENTRAL_DISCONNECT)
+        for central, peripheral, handle, _ in self.links:
+            disconnect(central, peripheral, handle)
         self.links = []
-
-    def pair(self, radio, handle):
-        """gap_pair, again while the link's kernel channel is not up yet (Busy, documented)."""
-        deadline = time.monotonic() + 3
-        while True:
-            try:
-                radio.ble.gap_pair(handle)
-                return
-            except OSError as e:
-                if e.errno != errno.EBUSY or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
 
     # Events
 
     def next_security_event(self, radio, handle, deadline):
         """The next ENCRYPTION_UPDATE, PASSKEY_ACTION or disconnect event of
         `handle` before the deadline (time.monotonic()); others are skipped."""
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self.fail(f"{radio.name}: no security or disconnect event for connection {handle} in time")
-            try:
-                event, data = radio.events.get(timeout=left)
-            except queue.Empty:
-                continue
-            if event in SECURITY_EVENTS and data[0] == handle:
-                return event, data
+        found = next_link_event(radio, handle, deadline)
+        if found is None:
+            self.fail(f"{radio.name}: no security or disconnect event for connection {handle} in time")
+        return found
 
     def expect_action(self, radio, handle, action, timeout=SMP_WAIT):
         """The passkey of the next event of the link, which must be PASSKEY_ACTION `action`."""
@@ -432,13 +253,13 @@ class SecurityTest(unittest.TestCase):
 
     def bond_file(self, radio, peer):
         """The decoded bond file of radio for peer, its mode and its directories' checked."""
-        path = bond_path(self.state_dir, radio, peer)
-        self.assertTrue(os.path.exists(path), f"{path} missing; {bond_dir(self.state_dir, radio)} has "
-                                              f"{bond_names(bond_dir(self.state_dir, radio))}")
+        path = bond_path(self.state_dir, radio.addr, peer.addr)
+        self.assertTrue(os.path.exists(path), f"{path} missing; {bond_dir(self.state_dir, radio.addr)} has "
+                                              f"{bond_names(bond_dir(self.state_dir, radio.addr))}")
         st = os.lstat(path)
         self.assertTrue(stat.S_ISREG(st.st_mode))
         self.assertEqual(oct(stat.S_IMODE(st.st_mode)), oct(0o600), path)
-        for d in (bonds_root(self.state_dir), bond_dir(self.state_dir, radio)):
+        for d in (bonds_root(self.state_dir), bond_dir(self.state_dir, radio.addr)):
             st = os.lstat(d)
             self.assertTrue(stat.S_ISDIR(st.st_mode), d)
             self.assertEqual(oct(stat.S_IMODE(st.st_mode)), oct(0o700), d)
@@ -452,7 +273,7 @@ class SecurityTest(unittest.TestCase):
         return bond
 
     def file_text(self, radio, peer):
-        with open(bond_path(self.state_dir, radio, peer)) as f:
+        with open(bond_path(self.state_dir, radio.addr, peer.addr)) as f:
             return f.read()
 
     def check_bond(self, a, b, sc, authenticated):
@@ -481,17 +302,24 @@ class SecurityTest(unittest.TestCase):
     def assert_no_bonds(self, *rs):
         for r in rs:
             self.assertEqual(r.ble.gap_bonds(), [], r.name)
-            self.assertEqual(bond_names(bond_dir(self.state_dir, r)), [], r.name)
+            self.assertEqual(bond_names(bond_dir(self.state_dir, r.addr)), [], r.name)
 
     def configure(self, radio, **settings):
         radio.ble.config(**settings)
         for key, value in settings.items():
             self.assertEqual(radio.ble.config(key), value, key)
 
+    def configure_passkey(self, le_secure, display, keyboard):
+        """hci0 and hci1 set for passkey entry: `display` DisplayOnly, `keyboard` KeyboardOnly."""
+        for r in (self.hci0, self.hci1):
+            self.configure(r, le_secure=le_secure)
+        self.configure(display, io=IO_DISPLAY_ONLY)
+        self.configure(keyboard, io=IO_KEYBOARD_ONLY)
+
     def bond_just_works(self, central, peripheral):
         """A Just Works bond between two default-configured radios; the link stays up."""
         handle, their_handle = self.connect(central, peripheral)
-        self.pair(central, handle)
+        pair(central, handle)
         self.expect_encrypted(central, handle, False)
         self.expect_encrypted(peripheral, their_handle, False)
         return handle, their_handle
@@ -505,9 +333,9 @@ class JustWorks(SecurityTest):
             self.configure(r, le_secure=le_secure)
         handle, their_handle = self.connect(self.hci0, self.hci1)
         if started_by_peripheral:
-            self.pair(self.hci1, their_handle)
+            pair(self.hci1, their_handle)
         else:
-            self.pair(self.hci0, handle)
+            pair(self.hci0, handle)
         self.expect_encrypted(self.hci0, handle, False)
         self.expect_encrypted(self.hci1, their_handle, False)
         self.hci0.quiet(1, set(SECURITY_EVENTS))  # nothing more: no action, no other update
@@ -518,7 +346,7 @@ class JustWorks(SecurityTest):
     def test_legacy_pairing_started_by_the_central_bonds_both_sides(self):
         handle, _ = self.just_works(le_secure=False)
         # Asking again on an encrypted link gives its state at once.
-        self.pair(self.hci0, handle)
+        pair(self.hci0, handle)
         self.assertEqual(self.expect_encrypted(self.hci0, handle, False, fresh=False, timeout=5),
                          [(handle, True, False, True, 16)])
 
@@ -535,7 +363,7 @@ class JustWorks(SecurityTest):
         for r in (self.hci0, self.hci1):
             self.configure(r, bond=False)
         handle, their_handle = self.connect(self.hci0, self.hci1)
-        self.pair(self.hci0, handle)
+        pair(self.hci0, handle)
         self.assertEqual(self.expect_encrypted(self.hci0, handle, False, bonded=False), [(handle, True, False, False, 16)])
         self.assertEqual(self.expect_encrypted(self.hci1, their_handle, False, bonded=False),
                          [(their_handle, True, False, False, 16)])
@@ -549,13 +377,10 @@ class Passkey(SecurityTest):
     def start(self, le_secure, display, keyboard, started_by):
         """Configures, connects hci0 to hci1 and pairs from `started_by`:
         (handles by radio, the passkey shown)."""
-        for r in (self.hci0, self.hci1):
-            self.configure(r, le_secure=le_secure)
-        self.configure(display, io=_IO_CAPABILITY_DISPLAY_ONLY)
-        self.configure(keyboard, io=_IO_CAPABILITY_KEYBOARD_ONLY)
+        self.configure_passkey(le_secure, display, keyboard)
         handle, their_handle = self.connect(self.hci0, self.hci1)
         handles = {self.hci0.name: handle, self.hci1.name: their_handle}
-        self.pair(started_by, handles[started_by.name])
+        pair(started_by, handles[started_by.name])
         shown = self.expect_action(display, handles[display.name], _PASSKEY_ACTION_DISPLAY)
         self.assertEqual(self.expect_action(keyboard, handles[keyboard.name], _PASSKEY_ACTION_INPUT), 0)
         return handles, shown
@@ -607,9 +432,9 @@ class NumericComparison(SecurityTest):
 
     def start(self):
         for r in (self.hci0, self.hci1):
-            self.configure(r, le_secure=True, io=_IO_CAPABILITY_DISPLAY_YESNO)
+            self.configure(r, le_secure=True, io=IO_DISPLAY_YESNO)
         handle, their_handle = self.connect(self.hci0, self.hci1)
-        self.pair(self.hci0, handle)
+        pair(self.hci0, handle)
         value = self.expect_action(self.hci0, handle, _PASSKEY_ACTION_NUMERIC_COMPARISON)
         self.assertEqual(self.expect_action(self.hci1, their_handle, _PASSKEY_ACTION_NUMERIC_COMPARISON), value)
         return handle, their_handle
@@ -641,7 +466,7 @@ class Mitm(SecurityTest):
     def refused(self, mitm_side):
         self.configure(mitm_side, mitm=True)
         handle, their_handle = self.connect(self.hci0, self.hci1)
-        self.pair(self.hci0, handle)
+        pair(self.hci0, handle)
         self.expect_link_dropped(self.hci0, self.hci1, handle, their_handle)
         self.links = []
         self.assert_no_bonds(self.hci0, self.hci1)
@@ -654,22 +479,31 @@ class Mitm(SecurityTest):
 
 
 class Restart(SecurityTest):
+    def encrypt_with_the_stored_key(self, central, peripheral, started_by, authenticated):
+        """A new link that started_by asks to pair encrypts with the key both
+        sides stored: a first update already bonded, nothing else (no
+        passkey asked); the link is ended afterwards."""
+        handle, their_handle = self.connect(central, peripheral)
+        pair(started_by, handle if started_by is central else their_handle)
+        self.expect_encrypted(central, handle, authenticated, fresh=False)
+        self.expect_encrypted(peripheral, their_handle, authenticated, fresh=False)
+        central.quiet(1, set(SECURITY_EVENTS))
+        peripheral.quiet(0.1, set(SECURITY_EVENTS))
+        self.disconnect_all()
+
     def test_bonds_are_loaded_at_start_and_links_encrypt_with_them_without_pairing(self):
         hci0, hci1, hci2 = self.hci0, self.hci1, self.hci2
         # hci1: authenticated SC bond (passkey); hci2: legacy Just Works bond.
-        for r in (hci0, hci1):
-            self.configure(r, le_secure=True)
-        self.configure(hci0, io=_IO_CAPABILITY_KEYBOARD_ONLY)
-        self.configure(hci1, io=_IO_CAPABILITY_DISPLAY_ONLY)
+        self.configure_passkey(True, display=hci1, keyboard=hci0)
         handle, their_handle = self.connect(hci0, hci1)
-        self.pair(hci0, handle)
+        pair(hci0, handle)
         shown = self.expect_action(hci1, their_handle, _PASSKEY_ACTION_DISPLAY)
         self.expect_action(hci0, handle, _PASSKEY_ACTION_INPUT)
         hci0.ble.gap_passkey(handle, _PASSKEY_ACTION_INPUT, shown)
         self.expect_encrypted(hci0, handle, True)
         self.expect_encrypted(hci1, their_handle, True)
         self.disconnect_all()
-        self.configure(hci0, io=_IO_CAPABILITY_NO_INPUT_OUTPUT, le_secure=False)
+        self.configure(hci0, io=IO_NO_INPUT_OUTPUT, le_secure=False)
         self.bond_just_works(hci0, hci2)
         self.disconnect_all()
         files = {(a.name, b.name): self.file_text(a, b) for a, b in ((hci0, hci1), (hci1, hci0), (hci0, hci2), (hci2, hci0))}
@@ -684,27 +518,12 @@ class Restart(SecurityTest):
         self.assertEqual(hci2.ble.gap_bonds(), [(0, hci0.addr)])
 
         # The app configures as before; the stored key is used: no passkey asked.
-        for r in (hci0, hci1):
-            self.configure(r, le_secure=True)
-        self.configure(hci0, io=_IO_CAPABILITY_KEYBOARD_ONLY)
-        self.configure(hci1, io=_IO_CAPABILITY_DISPLAY_ONLY)
-        handle, their_handle = self.connect(hci0, hci1)
-        self.pair(hci0, handle)
-        self.expect_encrypted(hci0, handle, True, fresh=False)
-        self.expect_encrypted(hci1, their_handle, True, fresh=False)
-        hci0.quiet(1, set(SECURITY_EVENTS))
-        hci1.quiet(0.1, set(SECURITY_EVENTS))
-        self.disconnect_all()
-        self.configure(hci0, io=_IO_CAPABILITY_NO_INPUT_OUTPUT, le_secure=False)
+        self.configure_passkey(True, display=hci1, keyboard=hci0)
+        self.encrypt_with_the_stored_key(hci0, hci1, started_by=hci0, authenticated=True)
+        self.configure(hci0, io=IO_NO_INPUT_OUTPUT, le_secure=False)
 
         # The legacy bond, from the peripheral's side (a Security Request).
-        handle, their_handle = self.connect(hci0, hci2)
-        self.pair(hci2, their_handle)
-        self.expect_encrypted(hci0, handle, False, fresh=False)
-        self.expect_encrypted(hci2, their_handle, False, fresh=False)
-        hci0.quiet(1, set(SECURITY_EVENTS))
-        hci2.quiet(0.1, set(SECURITY_EVENTS))
-        self.disconnect_all()
+        self.encrypt_with_the_stored_key(hci0, hci2, started_by=hci2, authenticated=False)
         # No new pairing happened: the files are as they were.
         self.assertEqual({k: self.file_text(radios[k[0]], radios[k[1]]) for k in files}, files)
 
@@ -717,15 +536,15 @@ class Unpair(SecurityTest):
         old = self.bond_file(hci1, hci0)["ltks"]
         hci0.ble.gap_unpair(0, hci1.addr)
         self.assertEqual(hci0.ble.gap_bonds(), [])
-        self.assertFalse(os.path.exists(bond_path(self.state_dir, hci0, hci1)))
-        self.assertEqual(bond_names(bond_dir(self.state_dir, hci0)), [])
+        self.assertFalse(os.path.exists(bond_path(self.state_dir, hci0.addr, hci1.addr)))
+        self.assertEqual(bond_names(bond_dir(self.state_dir, hci0.addr)), [])
         self.assertEqual(hci1.ble.gap_bonds(), [(0, hci0.addr)])  # the peer keeps its own
         with self.assertRaises(OSError) as cm:
             hci0.ble.gap_unpair(0, hci1.addr)
         self.assertEqual(cm.exception.errno, errno.ENOENT)
 
         handle, their_handle = self.connect(hci0, hci1)
-        self.pair(hci0, handle)
+        pair(hci0, handle)
         # hci0 has no key: it pairs. hci1 still holds its old bond, so its
         # first update says bonded already.
         self.expect_encrypted(hci0, handle, False)
@@ -741,7 +560,7 @@ class Unpair(SecurityTest):
         self.assertEqual(hci1.wait(_IRQ_CENTRAL_DISCONNECT, SMP_WAIT), (their_handle, 0, hci0.addr))
         self.links = []
         self.assertEqual(hci0.ble.gap_bonds(), [])
-        self.assertFalse(os.path.exists(bond_path(self.state_dir, hci0, hci1)))
+        self.assertFalse(os.path.exists(bond_path(self.state_dir, hci0.addr, hci1.addr)))
         # And from the peripheral's side, with no link.
         hci1.ble.gap_unpair(0, hci0.addr)
         self.assert_no_bonds(hci0, hci1)
@@ -768,7 +587,7 @@ class EncryptedCharacteristic(SecurityTest):
     def test_the_server_refuses_until_the_link_is_encrypted(self):
         # A raw ATT client on hci2 (it never raises security by itself).
         hci1, hci2 = self.hci1, self.hci2
-        hci1.ble.gap_advertise(50000, b"\x02\x01\x06")
+        hci1.ble.gap_advertise(50000, ADV_DATA)
         sock = att_connect(hci2.addr, hci1.addr)
         try:
             their_handle = hci1.wait(_IRQ_CENTRAL_CONNECT)[0]
@@ -776,7 +595,7 @@ class EncryptedCharacteristic(SecurityTest):
             self.assertEqual(att_read(sock, self.plain), (b"open", 0))
             self.assertEqual(att_read(sock, self.encrypted), (None, ATT_INSUFFICIENT_ENCRYPTION))
             self.assertEqual(att_read(sock, self.authenticated), (None, ATT_INSUFFICIENT_AUTHENTICATION))
-            self.pair(hci1, their_handle)  # a Security Request; hci2's kernel pairs
+            pair(hci1, their_handle)  # a Security Request; hci2's kernel pairs
             self.expect_encrypted(hci1, their_handle, False)
             self.assertEqual(att_read(sock, self.encrypted), (b"secret", 0))
             # Just Works is not authenticated.
@@ -861,7 +680,7 @@ class BadInput(SecurityTest):
                     radio.ble.gap_passkey(h, action, passkey)
                 self.assertEqual(cm.exception.errno, errno.ENOENT, cm.exception)
         self.check_dbus_error("GapPasskey", "quu", (handle, _PASSKEY_ACTION_INPUT, 123456), "NotFound")
-        self.pair(self.hci0, handle)  # the link pairs normally afterwards
+        pair(self.hci0, handle)  # the link pairs normally afterwards
         self.expect_encrypted(self.hci0, handle, False)
         self.expect_encrypted(self.hci1, their_handle, False)
 
@@ -873,21 +692,20 @@ class DamagedStore(SecurityTest):
             self.bond_just_works(hci0, peer)
             self.disconnect_all()
         good = {(a.name, b.name): self.file_text(a, b) for a, b in ((hci0, hci3), (hci3, hci0), (hci2, hci0))}
-        unbind()
-        stop_cleanly(type(self).daemon)
+        stop(type(self).daemon, radios.values())
 
-        tampered = bond_path(self.state_dir, hci0, hci1)  # one key digit changed: the CRC no longer matches
+        tampered = bond_path(self.state_dir, hci0.addr, hci1.addr)  # one key digit changed: the CRC no longer matches
         text = self.file_text(hci0, hci1)
         i = text.index("val=") + 4
         text = text[:i] + ("1" if text[i] != "1" else "2") + text[i + 1:]
         with open(tampered, "w") as f:
             f.write(text)
-        truncated = bond_path(self.state_dir, hci0, hci2)
+        truncated = bond_path(self.state_dir, hci0.addr, hci2.addr)
         with open(truncated, "r+") as f:
             f.truncate(len(f.read()) // 2)
-        open_to_others = bond_path(self.state_dir, hci1, hci0)
+        open_to_others = bond_path(self.state_dir, hci1.addr, hci0.addr)
         os.chmod(open_to_others, 0o644)
-        stale_tmp = bond_path(self.state_dir, hci2, hci0) + ".tmp"
+        stale_tmp = bond_path(self.state_dir, hci2.addr, hci0.addr) + ".tmp"
         with open(stale_tmp, "w") as f:
             f.write("ubluetoothd bond 1\npeer pub")
         damaged = {}
@@ -912,7 +730,7 @@ class DamagedStore(SecurityTest):
 
         # The good bond is in the kernel: the link encrypts with it, no pairing.
         handle, their_handle = self.connect(hci0, hci3)
-        self.pair(hci0, handle)
+        pair(hci0, handle)
         self.expect_encrypted(hci0, handle, False, fresh=False)
         self.expect_encrypted(hci3, their_handle, False, fresh=False)
         hci0.quiet(1, set(SECURITY_EVENTS))
@@ -1009,10 +827,7 @@ class KillWhileBonding(SecurityTest):
             for r in (hci0, hci1):
                 for addr_type, addr in r.ble.gap_bonds():
                     r.ble.gap_unpair(addr_type, addr)
-            hci1.ble.gap_advertise(50000, b"\x02\x01\x06")
-            hci0.ble.gap_connect(0, hci1.addr)
-            handle = hci0.wait(_IRQ_PERIPHERAL_CONNECT)[0]
-            their_handle = hci1.wait(_IRQ_CENTRAL_CONNECT)[0]
+            (handle, *_), (their_handle, *_) = connect(hci0, hci1)
             handles = {"hci0": handle, "hci1": their_handle}
             self.link = ("hci0", handle)
             if kill_after is not None:
@@ -1023,7 +838,7 @@ class KillWhileBonding(SecurityTest):
                 killer.start()
             started = time.monotonic()
             try:
-                self.pair(hci0, handle)
+                pair(hci0, handle)
                 deadline = started + 10
                 while len(bonded) < 2 and not killed.is_set():
                     for r in (hci0, hci1):

@@ -12,7 +12,6 @@ it shows (`Passkey Notify: N`) when our side types it. What btmgmt's
 kernel stored is read from debugfs (hci2/long_term_keys): its keys for us
 must be the ones in our bond file."""
 
-import errno
 import os
 import pty
 import queue
@@ -20,28 +19,19 @@ import re
 import select
 import shutil
 import signal
-import subprocess
 import tempfile
 import time
 import unittest
 
-from harness import RESULTS, Daemon, Radio, btmgmt, controller_info, stop_cleanly
-
-_IRQ_CENTRAL_CONNECT = 1
-_IRQ_CENTRAL_DISCONNECT = 2
-_IRQ_PERIPHERAL_CONNECT = 7
-_IRQ_PERIPHERAL_DISCONNECT = 8
-_IRQ_ENCRYPTION_UPDATE = 28
-_IRQ_PASSKEY_ACTION = 31
-_PASSKEY_ACTION_INPUT = 2
-_PASSKEY_ACTION_DISPLAY = 3
-_PASSKEY_ACTION_NUMERIC_COMPARISON = 4
-IO_DISPLAY_ONLY, IO_DISPLAY_YESNO, IO_KEYBOARD_ONLY, IO_NO_INPUT_OUTPUT, IO_KEYBOARD_DISPLAY = range(5)
+from harness import RESULTS, Daemon, Radio, btmgmt, controller_info, debugfs, stop_cleanly
+from security_helpers import (ADV_DATA, DISCONNECTS, IO_DISPLAY_ONLY, IO_DISPLAY_YESNO, IO_KEYBOARD_ONLY,
+                              IO_NO_INPUT_OUTPUT, SMP_WAIT, _IRQ_CENTRAL_CONNECT, _IRQ_ENCRYPTION_UPDATE,
+                              _IRQ_PASSKEY_ACTION, _IRQ_PERIPHERAL_CONNECT, _IRQ_PERIPHERAL_DISCONNECT,
+                              _PASSKEY_ACTION_DISPLAY, _PASSKEY_ACTION_INPUT, _PASSKEY_ACTION_NUMERIC_COMPARISON,
+                              bond_path, decode_bond, pair)
 
 PEER = "hci2"
 PEER_INDEX = PEER[3:]
-ADV_DATA = b"\x02\x01\x06"
-SMP_TIMEOUT = 35  # the kernel ends a stalled pairing after 30 s
 # mgmt LTK types in our bond files: unauthenticated / authenticated, legacy / P-256.
 LTK_UNAUTH_LEGACY, LTK_AUTH_LEGACY, LTK_UNAUTH_P256, LTK_AUTH_P256 = range(4)
 
@@ -131,14 +121,6 @@ def restore():
                 peer(setting, "off")
         if state_dir:
             shutil.rmtree(state_dir, ignore_errors=True)
-
-
-def debugfs(name, entry):
-    """A file of the kernel's debugfs directory for controller `name`."""
-    if not os.path.ismount("/sys/kernel/debug"):
-        subprocess.run(["mount", "-t", "debugfs", "debugfs", "/sys/kernel/debug"], check=True)
-    with open(f"/sys/kernel/debug/bluetooth/{name}/{entry}") as f:
-        return f.read()
 
 
 class BtmgmtShell:
@@ -231,7 +213,7 @@ class Exchange:
     def peer_result(self):
         return PAIR_RESULT.search(self.shell.text, self.start)
 
-    def run(self, done, timeout=SMP_TIMEOUT):
+    def run(self, done, timeout=SMP_WAIT):
         """Runs until done(self) holds; False if it did not within timeout."""
         deadline = time.monotonic() + timeout
         while not done(self):
@@ -262,7 +244,7 @@ class Exchange:
             return
         if event == _IRQ_ENCRYPTION_UPDATE:
             self.updates.append(data)
-        elif event in (_IRQ_CENTRAL_DISCONNECT, _IRQ_PERIPHERAL_DISCONNECT):
+        elif event in DISCONNECTS:
             self.disconnected = data
         elif event == _IRQ_PASSKEY_ACTION:
             self.actions.append(data)
@@ -313,26 +295,11 @@ def kernel_ltks(name, peer_text):
 
 
 def bond_file_ltks(path):
-    """[(mgmt type, enc_size, value hex)] of a bond file's ltk lines."""
+    """[(mgmt type, enc_size, value hex)] of a bond file's ltk lines (the file decoded as the daemon reads it)."""
     with open(path) as f:
         text = f.read()
-    keys = [(int(m.group(1)), int(m.group(2)), m.group(3).lower())
-            for m in re.finditer(r"^ltk type=(\d+) central=[01] enc_size=(\d+) ediv=\d+ rand=[0-9A-F]+ val=([0-9A-F]{32})$",
-                                 text, re.M)]
+    keys = [(k["type"], k["enc_size"], k["val"].lower()) for k in decode_bond(text)["ltks"]]
     return keys, text
-
-
-def pair_when_ready(handle):
-    """gap_pair, again while the link's kernel channel is not up yet (Busy)."""
-    deadline = time.monotonic() + 3
-    while True:
-        try:
-            hci0.ble.gap_pair(handle)
-            return
-        except OSError as e:
-            if e.errno != errno.EBUSY or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 class SecurityInterop(unittest.TestCase):
@@ -369,7 +336,7 @@ class SecurityInterop(unittest.TestCase):
         return shell
 
     def bond_path(self):
-        return os.path.join(state_dir, "bonds", hci0.addr.hex().upper(), f"public-{peer_addr.replace(':', '')}.bond")
+        return bond_path(state_dir, hci0.addr, addr_bytes(peer_addr))
 
     # ---- the two directions
 
@@ -385,7 +352,7 @@ class SecurityInterop(unittest.TestCase):
         if ex.handle is not None:
             self.handles.add(ex.handle)
         self.assertTrue(finished, "the pairing did not finish on both sides within "
-                                  f"{SMP_TIMEOUT} s" + ex.report())
+                                  f"{SMP_WAIT} s" + ex.report())
         result = ex.peer_result()
         self.assertEqual(result.group(0), f"Paired with {addr_text(hci0.addr)} (LE Public)", ex.report())
         h = ex.handle
@@ -406,9 +373,9 @@ class SecurityInterop(unittest.TestCase):
         self.handles.add(h)
         self.assertEqual((addr_type, addr), (0, addr_bytes(peer_addr)))
         ex = Exchange(self, shell, h)
-        pair_when_ready(h)
+        pair(hci0, h)
         finished = ex.run(lambda e: e.bonded() or e.disconnected)
-        self.assertTrue(finished, f"no bonded ENCRYPTION_UPDATE within {SMP_TIMEOUT} s" + ex.report())
+        self.assertTrue(finished, f"no bonded ENCRYPTION_UPDATE within {SMP_WAIT} s" + ex.report())
         self.assertIsNone(ex.disconnected, ex.report())
         self.assertIsNone(ex.peer_result(), ex.report())  # nothing typed "pair" here
         self.check_updates(ex, authenticated)
@@ -443,6 +410,15 @@ class SecurityInterop(unittest.TestCase):
                          f"{PEER}'s keys for us (debugfs):\n{their_text}\nour bond file:\n{our_text}")
         self.assertEqual({(a, size) for a, size, _ in theirs}, {(int(authenticated), 16)},
                          f"{PEER}'s keys for us (debugfs):\n{their_text}")
+
+    def check_numeric_comparison(self, ex):
+        """Both sides were asked to compare the same value: btmgmt's prompt
+        names our address, our action 4 carries the value btmgmt showed."""
+        self.assertIn(PROMPT_CONFIRM, ex.prompts, ex.report())
+        shown = ex.prompts[PROMPT_CONFIRM]
+        self.assertEqual(shown.group(2), addr_text(hci0.addr))
+        self.assertEqual(ex.actions, [(ex.handle, _PASSKEY_ACTION_NUMERIC_COMPARISON, int(shown.group(1)))],
+                         ex.report())
 
     # ---- btmgmt initiates (hci2 central, our hci0 peripheral)
 
@@ -484,11 +460,7 @@ class SecurityInterop(unittest.TestCase):
 
     def test_btmgmt_pairs_with_us_by_numeric_comparison(self):
         ex = self.btmgmt_pairs_with_us(IO_DISPLAY_YESNO, True, io=IO_DISPLAY_YESNO, mitm=True, le_secure=True)
-        h = ex.handle
-        self.assertIn(PROMPT_CONFIRM, ex.prompts, ex.report())
-        shown = ex.prompts[PROMPT_CONFIRM]
-        self.assertEqual(shown.group(2), addr_text(hci0.addr))
-        self.assertEqual(ex.actions, [(h, _PASSKEY_ACTION_NUMERIC_COMPARISON, int(shown.group(1)))], ex.report())
+        self.check_numeric_comparison(ex)
 
     # ---- our gap_pair (our hci0 central, hci2 peripheral answering in btmgmt's shell)
 
@@ -500,11 +472,8 @@ class SecurityInterop(unittest.TestCase):
 
     def test_we_pair_with_btmgmt_by_numeric_comparison_then_reencrypt_with_the_key(self):
         ex = self.we_pair_with_btmgmt(IO_DISPLAY_YESNO, True, io=IO_DISPLAY_YESNO, mitm=True, le_secure=True)
+        self.check_numeric_comparison(ex)
         h = ex.handle
-        self.assertIn(PROMPT_CONFIRM, ex.prompts, ex.report())
-        shown = ex.prompts[PROMPT_CONFIRM]
-        self.assertEqual(shown.group(2), addr_text(hci0.addr))
-        self.assertEqual(ex.actions, [(h, _PASSKEY_ACTION_NUMERIC_COMPARISON, int(shown.group(1)))], ex.report())
         # Reconnect: gap_pair encrypts with the stored key, nobody is asked.
         self.assertTrue(hci0.ble.gap_disconnect(h))
         self.assertEqual(hci0.wait(_IRQ_PERIPHERAL_DISCONNECT, 10), (h, 0, addr_bytes(peer_addr)))
@@ -514,7 +483,7 @@ class SecurityInterop(unittest.TestCase):
         h2, _, _ = hci0.wait(_IRQ_PERIPHERAL_CONNECT, 10)
         self.handles.add(h2)
         again = Exchange(self, ex.shell, h2)
-        pair_when_ready(h2)
+        pair(hci0, h2)
         self.assertTrue(again.run(lambda e: e.updates or e.disconnected, 15),
                         "no ENCRYPTION_UPDATE within 15 s" + again.report())
         again.run(lambda e: False, 1)  # anything that follows

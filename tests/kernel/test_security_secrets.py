@@ -9,16 +9,10 @@ import tempfile
 import time
 import unittest
 
-from harness import CLIENT_PATH, Daemon, Radio, stop_cleanly
+from harness import CLIENT_PATH, Daemon, Radio
+from security_helpers import (SMP_WAIT, _IRQ_CENTRAL_DISCONNECT, _IRQ_ENCRYPTION_UPDATE, _IRQ_GET_SECRET,
+                              _IRQ_PASSKEY_ACTION, _IRQ_PERIPHERAL_DISCONNECT, _IRQ_SET_SECRET, connect, stop)
 
-_IRQ_CENTRAL_CONNECT = 1
-_IRQ_CENTRAL_DISCONNECT = 2
-_IRQ_PERIPHERAL_CONNECT = 7
-_IRQ_PERIPHERAL_DISCONNECT = 8
-_IRQ_ENCRYPTION_UPDATE = 28
-_IRQ_GET_SECRET = 29
-_IRQ_SET_SECRET = 30
-_IRQ_PASSKEY_ACTION = 31
 BOND_SECRET = 1
 
 
@@ -57,15 +51,12 @@ def plain_ble(name):
     return ubluetooth.BLE(name)
 
 
-def connect(central, peripheral):
-    peripheral.ble.gap_advertise(50000, b"\x02\x01\x06")
-    central.ble.gap_connect(0, peripheral.addr)
-    handle = central.wait(_IRQ_PERIPHERAL_CONNECT)[0]
-    their = peripheral.wait(_IRQ_CENTRAL_CONNECT)[0]
-    return handle, their
+def connect_handles(central, peripheral):
+    """central connects to advertising peripheral: (central's handle, peripheral's handle)."""
+    return tuple(data[0] for data in connect(central, peripheral))
 
 
-def wait_bonded(radio, handle, timeout=35):
+def wait_bonded(radio, handle, timeout=SMP_WAIT):
     """The ENCRYPTION_UPDATE tuples of a link until one says bonded."""
     seen = []
     while True:
@@ -90,16 +81,10 @@ class Secrets(unittest.TestCase):
         self.radios = []
 
     def tearDown(self):
-        for r in self.radios:
-            r.ble.irq(None)
-        if self.daemon:
-            stop_cleanly(self.daemon)
+        stop(self.daemon, self.radios)
 
     def start(self, state, secrets0, secrets1, garbage=False):
-        if self.daemon:
-            for r in self.radios:
-                r.ble.irq(None)
-            stop_cleanly(self.daemon)
+        stop(self.daemon, self.radios)
         self.daemon = Daemon("--state-dir", state)
         self.radios = [SecretRadio("hci0", secrets0, garbage), SecretRadio("hci1", secrets1)]
         return self.radios
@@ -107,7 +92,7 @@ class Secrets(unittest.TestCase):
     def test_the_handler_keeps_the_bonds_and_gives_them_back_to_a_daemon_without_its_files(self):
         s0, s1 = {}, {}
         a, b = self.start(tempfile.mkdtemp(), s0, s1)
-        h, hb = connect(a, b)
+        h, hb = connect_handles(a, b)
         a.ble.gap_pair(h)
         self.assertEqual(wait_bonded(a, h)[-1], (h, True, False, True, 16))
         self.assertEqual(wait_bonded(b, hb)[-1], (hb, True, False, True, 16))
@@ -124,9 +109,7 @@ class Secrets(unittest.TestCase):
         # A new daemon with an empty state directory knows no bonds until
         # the handlers register and give theirs back.
         state = tempfile.mkdtemp()
-        for r in self.radios:
-            r.ble.irq(None)
-        stop_cleanly(self.daemon)
+        stop(self.daemon, self.radios)
         self.daemon = Daemon("--state-dir", state)
         self.radios = []
         self.assertEqual(plain_ble("hci0").gap_bonds(), [])
@@ -137,7 +120,7 @@ class Secrets(unittest.TestCase):
         # Restored to the daemon's own store and to the kernel: the link
         # encrypts with the key, no pairing.
         self.assertTrue(os.path.exists(os.path.join(state, "bonds", "00AA01000000", "public-00AA01010001.bond")))
-        h, hb = connect(a, b)
+        h, hb = connect_handles(a, b)
         a.ble.gap_pair(h)
         self.assertEqual(a.wait(_IRQ_ENCRYPTION_UPDATE, 15), (h, True, False, True, 16))
         self.assertEqual(b.wait(_IRQ_ENCRYPTION_UPDATE, 15), (hb, True, False, True, 16))

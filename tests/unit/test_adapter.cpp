@@ -5,95 +5,18 @@
 #include "ble/adapter.hpp"
 #include "core/error.hpp"
 #include "error_of.hpp"
-#include "fake_hci.hpp"
+#include "fake_adapter.hpp"
 #include "fake_link.hpp"
-#include "fake_mgmt_port.hpp"
 #include "gap/rpa.hpp"
 #include "memory_bond_store.hpp"
 
 using namespace ubt;
 using test::error_of;
 using namespace ubt::mgmt;
-using test::command_complete;
+using test::info_with;
+using test::kPublic;
 using test::settings_bytes;
-
-namespace {
-
-// A controller that obeys every command and tracks its settings.
-struct FakeController {
-    uint32_t settings = setting::BrEdr;
-    std::vector<uint16_t> opcodes;
-    std::string name;
-
-    std::vector<Bytes> operator()(const Frame& cmd) {
-        opcodes.push_back(cmd.code);
-        auto flag = [&](uint32_t bit) {
-            if (cmd.params.at(0)) settings |= bit;
-            else settings &= ~bit;
-        };
-        switch (cmd.code) {
-            case op::SetPowered: flag(setting::Powered); break;
-            case op::SetLowEnergy: flag(setting::LowEnergy); break;
-            case op::SetPrivacy: flag(setting::Privacy); break;
-            case op::SetBrEdr: flag(setting::BrEdr); break;
-            case op::SetBondable: flag(setting::Bondable); break;
-            case op::SetSecureConnections: flag(setting::SecureConnections); break;
-            case op::SetStaticAddress: break;
-            case op::SetIoCapability:
-            case op::LoadLongTermKeys:
-            case op::LoadLinkKeys:
-            case op::LoadIdentityResolvingKeys: return {command_complete(cmd.index, cmd.code, status::Success, {})};
-            case op::SetLocalName:
-                name = ByteReader(cmd.params).fixed_string(kNameSize);
-                return {command_complete(cmd.index, cmd.code, status::Success, cmd.params)};
-        }
-        return {command_complete(cmd.index, cmd.code, status::Success, settings_bytes(settings))};
-    }
-};
-
-ControllerInfo info_with(Address address) {
-    ControllerInfo info{};
-    info.address = address;
-    info.supported_settings = setting::Powered | setting::BrEdr | setting::LowEnergy | setting::Privacy;
-    info.current_settings = setting::BrEdr;
-    info.name = "BlueZ";
-    return info;
-}
-
-const Address kPublic = *Address::parse("00:AA:01:00:00:23");
-
-struct Fixture {
-    test::FakeMgmtPort port;
-    FakeController controller;
-    MgmtClient mgmt{port, std::chrono::milliseconds(10)};
-    test::FakeHciPort hci_port;
-    hci::HciClient hci{hci_port, std::chrono::milliseconds(10)};
-    test::FakeTimers timers;
-    bool wired = wire();
-    ble::Adapter adapter;
-
-    // Tests check the commands sent after the adapter's start-up.
-    explicit Fixture(Address address = kPublic) : adapter(0, mgmt, info_with(address), hci, timers) {
-        controller.opcodes.clear();
-    }
-    bool wire() {
-        port.responder = [this](const Frame& f) { return controller(f); };
-        hci_port.responder = test::accepting_controller(false);
-        return true;
-    }
-    // A central connects to us: the controller's LE Connection Complete.
-    void connect_central(uint16_t handle) {
-        ByteWriter w;
-        w.u8(hci::le_ev::ConnectionComplete).u8(0).u16le(handle).u8(hci::kRolePeripheral).u8(0);
-        w.bytes(kPublic.to_le()).u16le(0x28).u16le(0).u16le(0x2a).u8(0);
-        hci_port.incoming.push_back(test::hci_event(hci::ev::LeMeta, w.take()));
-        hci.drain_port();
-        adapter.dispatch_hci_events();
-    }
-};
-
-
-}  // namespace
+using Fixture = test::AdapterFixture;
 
 TEST_CASE("active(True) turns LE on, sets the address mode, then powers on") {
     Fixture fx;
@@ -111,20 +34,13 @@ TEST_CASE("active(True) turns LE on, sets the address mode, then powers on") {
 }
 
 TEST_CASE("a new adapter gives the kernel its security settings and the stored keys") {
-    test::FakeMgmtPort port;
-    FakeController controller;
-    port.responder = [&](const Frame& f) { return controller(f); };
-    MgmtClient mgmt{port, std::chrono::milliseconds(10)};
-    test::FakeHciPort hci_port;
-    hci::HciClient hci{hci_port, std::chrono::milliseconds(10)};
-    test::FakeTimers timers;
-    ble::Adapter adapter(0, mgmt, info_with(kPublic), hci, timers);
+    Fixture fx;
     // io 3 and bondable, MicroPython's defaults; Load IRKs even when empty;
     // no BR/EDR link keys (the controller has BR/EDR).
-    CHECK(controller.opcodes == std::vector<uint16_t>{op::SetIoCapability, op::SetBondable,
+    CHECK(fx.startup_opcodes == std::vector<uint16_t>{op::SetIoCapability, op::SetBondable,
                                                       op::LoadIdentityResolvingKeys, op::LoadLongTermKeys,
                                                       op::LoadLinkKeys});
-    CHECK((controller.settings & setting::Bondable) != 0);
+    CHECK((fx.controller.settings & setting::Bondable) != 0);
 }
 
 TEST_CASE("active(True) on a controller without LE is NotSupported") {
@@ -472,23 +388,11 @@ TEST_CASE("a bonded peer connecting from a resolvable private address is reporte
     ltk.val[0] = 1;
     bond.ltks.push_back(ltk);
     store.bonds.push_back(bond);
-    test::FakeMgmtPort port;
-    FakeController controller;
-    port.responder = [&](const Frame& f) { return controller(f); };
-    MgmtClient mgmt{port, std::chrono::milliseconds(10)};
-    test::FakeHciPort hci_port;
-    hci::HciClient hci{hci_port, std::chrono::milliseconds(10)};
-    test::FakeTimers timers;
-    ble::Adapter adapter(0, mgmt, info_with(kPublic), hci, timers, nullptr, &store);
+    Fixture fx(kPublic, &store);
 
     auto connect_from = [&](uint16_t handle, const Address& peer) {
-        ByteWriter w;
-        w.u8(hci::le_ev::ConnectionComplete).u8(0).u16le(handle).u8(hci::kRolePeripheral).u8(1);
-        w.bytes(peer.to_le()).u16le(0x28).u16le(0).u16le(0x2a).u8(0);
-        hci_port.incoming.push_back(test::hci_event(hci::ev::LeMeta, w.take()));
-        hci.drain_port();
-        adapter.dispatch_hci_events();
-        auto e = adapter.next_event();
+        fx.connect_central(handle, {1, peer});
+        auto e = fx.adapter.next_event();
         REQUIRE(e.has_value());
         REQUIRE(std::holds_alternative<ble::CentralConnect>(*e));
         const auto& c = std::get<ble::CentralConnect>(*e);
