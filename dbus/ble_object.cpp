@@ -42,6 +42,7 @@ BleObject::BleObject(sdbus::IConnection& connection, ble::Adapter& adapter)
 BleObject::~BleObject() {
     adapter_.set_read_request_asker(nullptr);  // the askers call this object
     adapter_.set_l2cap_accept_asker(nullptr);
+    adapter_.set_secret_keeper(std::nullopt);
     try {
         emitInterfacesRemovedSignal({org::ubluetooth::BLE1_adaptor::INTERFACE_NAME});
     } catch (const sdbus::Error& e) {
@@ -123,7 +124,8 @@ void BleObject::set_handler(std::optional<Handler> handler) {
 // Throws sdbus::Error when the call cannot be made (the caller logs it).
 void BleObject::set_secret(uint32_t sec_type, const Bytes& key, const Bytes& value) {
     if (!handler_) return;
-    emitSetSecret(sec_type, key, value);
+    // No SetSecret signal: the value holds keys, and a signal reaches every
+    // client that listens. Only the handler is called.
     handler_->proxy->callMethodAsync("SetSecret")
         .onInterface(kHandlerInterface)
         .withTimeout(kSecretTimeout)
@@ -140,7 +142,6 @@ void BleObject::set_secret(uint32_t sec_type, const Bytes& key, const Bytes& val
 void BleObject::get_secret(uint32_t sec_type, uint32_t index, std::function<void(std::optional<Bytes>)> answer) {
     if (!handler_) return;
     try {
-        emitGetSecret(sec_type, index, {});
         handler_->proxy->callMethodAsync("GetSecret")
             .onInterface(kHandlerInterface)
             .withTimeout(kSecretTimeout)

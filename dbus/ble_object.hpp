@@ -72,7 +72,6 @@ private:
     std::tuple<sdbus::UnixFd, std::vector<uint8_t>> L2capAcquire(const uint16_t& conn_handle,
                                                                  const uint16_t& cid) override;
 
-    // Parts of the API still to be built answer NotImplemented.
     void GapPair(const uint16_t& conn_handle) override;
     void GapPasskey(const uint16_t& conn_handle, const uint32_t& action, const uint32_t& passkey) override;
     std::vector<sdbus::Struct<uint8_t, std::vector<uint8_t>>> GapBonds() override;

@@ -102,14 +102,21 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
       security_(index, info.supported_settings, mgmt, connections_, timers, events_, bonds) {
     gatt_db_.build({}, gap_name_);
     l2cap_.set_kernel(l2cap_kernel);
-    l2cap_.set_link_check([this](uint16_t conn_handle) {
+    auto sync_links = [this] {
         try {
             hci_.drain_port();
             dispatch_hci_events();
         } catch (const std::exception&) {
             // The controller is going away, or an event failed: judge by what is known.
         }
+    };
+    l2cap_.set_link_check([this, sync_links](uint16_t conn_handle) {
+        sync_links();
         return connections_.connected(conn_handle);
+    });
+    security_.set_link_sync(sync_links);
+    security_.set_security_failed([this](uint16_t handle) {
+        if (auto it = bearers_.find(handle); it != bearers_.end()) it->second->security_failed();
     });
     std::random_device rng;
     static_address_ = random_static_address(rng);

@@ -67,6 +67,11 @@ void AttBearer::security_changed() {
     flush();
 }
 
+void AttBearer::security_failed() {
+    client_->security_failed();
+    flush();
+}
+
 AttBearer::~AttBearer() {
     context_.timers.cancel(ask_timer_);
     context_.timers.cancel(response_timer_);

@@ -58,6 +58,8 @@ public:
     void end();
     // The link's encryption changed: a client request held for it goes again.
     void security_changed();
+    // Raising the link's security failed: a held client request ends.
+    void security_failed();
     // The services are about to be registered again: a held read is denied
     // and indications end (status 7), on the old table.
     void services_changing();

@@ -103,8 +103,12 @@ void Security::start() {
     if (supported_settings_ & mgmt::setting::BrEdr) {
         // An LE Secure Connections pairing also gives the kernel a BR/EDR
         // link key; the daemon serves LE only and keeps none of them.
-        mgmt::Reply reply = mgmt_.command(mgmt::clear_link_keys(index_));
-        if (!reply.ok()) spdlog::warn("hci{}: BR/EDR link keys not cleared: {}", index_, mgmt::status_name(reply.status));
+        try {
+            mgmt::Reply reply = mgmt_.command(mgmt::clear_link_keys(index_));
+            if (!reply.ok()) spdlog::warn("hci{}: BR/EDR link keys not cleared: {}", index_, mgmt::status_name(reply.status));
+        } catch (const BleError& e) {
+            spdlog::warn("hci{}: BR/EDR link keys not cleared: {}", index_, e.what());
+        }
     }
     spdlog::info("hci{}: {} bond(s) loaded", index_, bonds_.size());
 }
@@ -177,10 +181,10 @@ void Security::send_config(const SecurityConfig& c) {
         // With BR/EDR on, the kernel takes Set Secure Connections (on or
         // off) only with SSP on; with BR/EDR off, Set SSP is refused and
         // not needed.
-        if (cmd.code == mgmt::op::SetSecureConnections && (supported_settings_ & mgmt::setting::Ssp)) {
-            mgmt_.command(mgmt::set_ssp(index_, true));
-        }
         try {
+            if (cmd.code == mgmt::op::SetSecureConnections && (supported_settings_ & mgmt::setting::Ssp)) {
+                mgmt_.command(mgmt::set_ssp(index_, true));
+            }
             mgmt_.checked(cmd);
         } catch (const BleError& e) {
             if (!refused) refused = e;
@@ -205,19 +209,29 @@ void Security::apply(const SecurityConfig& config) {
 }
 
 std::optional<LeAddress> Security::peer_of(uint16_t handle) {
-    if (auto it = identities_.find(handle); it != identities_.end()) return it->second;
+    if (auto it = links_.find(handle); it != links_.end() && it->second.identity) return it->second.identity;
     if (gap::Link* link = connections_.link(handle)) {
         if (auto a = link->peer_address()) return a;
     }
-    return connections_.peer(handle);
+    auto raw = connections_.peer(handle);
+    if (raw) return identity_of(*raw);  // a bonded peer's RPA, before the link's socket is there
+    return raw;
 }
 
-std::optional<uint16_t> Security::handle_of(const mgmt::DeviceAddress& peer) {
+std::optional<uint16_t> Security::handle_of(const mgmt::DeviceAddress& peer, bool sync) {
     LeAddress wanted = le_address(peer);
-    for (uint16_t h : connections_.handles()) {
-        if (peer_of(h) == wanted || connections_.peer(h) == wanted) return h;
+    auto find = [&]() -> std::optional<uint16_t> {
+        for (uint16_t h : connections_.handles()) {
+            if (peer_of(h) == wanted || connections_.peer(h) == wanted) return h;
+        }
+        return std::nullopt;
+    };
+    auto h = find();
+    if (!h && sync && sync_links_) {
+        sync_links_();
+        h = find();
     }
-    return std::nullopt;
+    return h;
 }
 
 const sm::Bond* Security::bond_of(const std::optional<LeAddress>& peer) const {
@@ -277,8 +291,9 @@ void Security::import_secret(uint64_t generation, uint32_t index, bool changed) 
         bool kept = changed;
         try {
             sm::Bond bond = sm::decode(std::string(value->begin(), value->end()));
-            const sm::Bond* known = bond_of(bond.peer);
-            if (!known || !(*known == bond)) {
+            // Only peers the daemon has no bond with: its own may be newer
+            // (re-paired while no handler was registered).
+            if (!bond_of(bond.peer)) {
                 if (keep(bond)) {
                     kept = true;
                     spdlog::info("hci{}: bond with {} restored from the handler", index_, bond.peer.address.to_string());
@@ -297,12 +312,18 @@ EncryptionUpdate Security::state(uint16_t handle) {
     gap::SecurityLevel level;
     if (gap::Link* link = connections_.link(handle)) level = link->security().value_or(level);
     const sm::Bond* bond = bond_of(peer_of(handle));
-    bool bonded = encrypted && bond && !bond->ltks.empty();
+    LinkState link_state;
+    if (auto it = links_.find(handle); it != links_.end()) link_state = it->second;
+    // After a pairing on this link only its own stored key counts (a
+    // non-bonding pairing must not borrow an earlier bond's standing).
+    bool key_in_use = bond && !bond->ltks.empty() && (!link_state.paired || link_state.stored);
+    bool bonded = encrypted && key_in_use;
     // A central encrypting with a stored key reports the level it asked for,
-    // not the key's (docs/kernel-smp.md, Q3): the key's type says.
-    bool authenticated = encrypted && (level.level >= 3 || (bonded && bond->authenticated()));
+    // not the key's (docs/kernel-smp.md, Q3): there the key's type says.
+    bool by_key = bonded && !link_state.paired && connections_.we_are_central(handle);
+    bool authenticated = encrypted && (level.level >= 3 || (by_key && bond->authenticated()));
     uint8_t key_size = 0;
-    if (encrypted) key_size = level.key_size ? level.key_size : (bond ? bond->key_size() : 0);
+    if (encrypted) key_size = level.key_size ? level.key_size : (key_in_use ? bond->key_size() : 0);
     return {handle, encrypted, authenticated, bonded, key_size};
 }
 
@@ -321,7 +342,9 @@ void Security::report_when_settled(uint16_t handle, int tries_left) {
     settling_.erase(handle);
     gap::Link* link = connections_.link(handle);
     auto level = link ? link->security() : std::nullopt;
-    bool settled = !connections_.encrypted(handle) || !level || level->level >= 2;
+    uint8_t wanted = 2;
+    if (auto it = links_.find(handle); it != links_.end()) wanted = std::max<uint8_t>(wanted, it->second.requested);
+    bool settled = !connections_.encrypted(handle) || !level || level->level >= wanted;
     if (settled || tries_left <= 0) {
         report(handle, true);
         return;
@@ -338,7 +361,7 @@ void Security::encryption_changed(uint16_t handle) {
 void Security::link_ended(uint16_t handle) {
     forget_asking(handle);
     reported_.erase(handle);
-    identities_.erase(handle);
+    links_.erase(handle);
     if (auto it = settling_.find(handle); it != settling_.end()) {
         timers_.cancel(it->second);
         settling_.erase(it);
@@ -364,7 +387,11 @@ void Security::pair(uint16_t handle) {
     uint8_t level = with_key ? level_of(*bond) : (config_.mitm ? (config_.le_secure ? 4 : 3) : 2);
     spdlog::info("hci{}: securing connection {} at level {} ({})", index_, handle, level,
                  with_key ? "stored key" : "pairing");
-    if (!link->request_security(level)) report(handle, true);  // already there
+    if (!link->request_security(level)) {
+        report(handle, true);  // already there
+        return;
+    }
+    links_[handle].requested = level;
 }
 
 bool Security::raise_for_client(uint16_t handle, uint8_t att_error) {
@@ -383,7 +410,9 @@ bool Security::raise_for_client(uint16_t handle, uint8_t att_error) {
     spdlog::info("hci{}: connection {}: the peer's server wants more security (ATT error 0x{:02x}): asking for level {}",
                  index_, handle, att_error, level);
     try {
-        return link->request_security(level);
+        if (!link->request_security(level)) return false;
+        links_[handle].requested = level;
+        return true;
     } catch (const BleError& e) {
         spdlog::warn("hci{}: connection {}: {}", index_, handle, e.what());
         return false;
@@ -433,8 +462,9 @@ void Security::passkey(uint16_t handle, uint32_t action, uint32_t passkey) {
     } else {
         // The kernel chose the displayed passkey and sent it with the event.
         if (passkey != it->second.passkey) {
-            spdlog::warn("hci{}: connection {}: the passkey to show is {:06}, chosen by the kernel; {} is ignored",
-                         index_, handle, it->second.passkey, passkey);
+            spdlog::warn("hci{}: connection {}: the passkey to show is the one in the passkey action, chosen by the "
+                         "kernel; the one given to gap_passkey is ignored",
+                         index_, handle);
         }
         forget_asking(handle);
         return;
@@ -470,29 +500,35 @@ void Security::unpair(const LeAddress& peer) {
     if (it == bonds_.end()) throw BleError(ErrorCode::NotFound, "no bond with " + peer.address.to_string());
     mgmt::Reply reply = mgmt_.command(mgmt::unpair_device(index_, device_address(peer), true));
     // Not Paired: the kernel had no key left (it was never loaded, say).
-    if (!reply.ok() && reply.status != mgmt::status::NotPaired) {
+    // Not Powered: the kernel unpairs only while powered; the lists are
+    // loaded again below instead.
+    bool powered_off = reply.status == mgmt::status::NotPowered;
+    if (!reply.ok() && reply.status != mgmt::status::NotPaired && !powered_off) {
         throw BleError(ErrorCode::Failed, std::string("Unpair Device failed: ") + mgmt::status_name(reply.status));
     }
-    if (peer.type == 0 && (supported_settings_ & mgmt::setting::BrEdr)) {
+    if (peer.type == 0 && (supported_settings_ & mgmt::setting::BrEdr) && !powered_off) {
         // The BR/EDR link key an LE Secure Connections pairing derived, if any.
         mgmt_.command(mgmt::unpair_device(index_, {peer.address, mgmt::addr_type::BrEdr}, false));
     }
     forget(peer);
+    if (powered_off) load_keys();
     spdlog::info("hci{}: bond with {} removed", index_, peer.address.to_string());
 }
 
 void Security::forget(const LeAddress& peer) {
+    // The file first: if it stays, so does the bond, as the next start would see it.
+    if (store_) {
+        try {
+            store_->remove(peer);
+        } catch (const BleError& e) {
+            if (e.code() != ErrorCode::NotFound) {
+                throw BleError(ErrorCode::Failed, "the kernel forgot the bond but its file stays: " + std::string(e.what()));
+            }
+        }
+    }
     auto it = std::find_if(bonds_.begin(), bonds_.end(), [&](const sm::Bond& b) { return b.peer == peer; });
     if (it != bonds_.end()) bonds_.erase(it);
     tell_keeper(peer, {});
-    if (!store_) return;
-    try {
-        store_->remove(peer);
-    } catch (const BleError& e) {
-        if (e.code() != ErrorCode::NotFound) {
-            throw BleError(ErrorCode::Failed, "the kernel forgot the bond but its file stays: " + std::string(e.what()));
-        }
-    }
 }
 
 bool Security::on_mgmt_event(const mgmt::Frame& frame) {
@@ -519,7 +555,10 @@ bool Security::on_mgmt_event(const mgmt::Frame& frame) {
             if (auto r = mgmt::decode_authentication_failed(frame.params)) {
                 spdlog::info("hci{}: pairing with {} failed: {}", index_, describe(r->peer),
                              mgmt::status_name(r->status));
-                if (auto h = handle_of(r->peer)) forget_asking(*h);
+                if (auto h = handle_of(r->peer)) {
+                    forget_asking(*h);
+                    if (security_failed_) security_failed_(*h);
+                }
             }
             return true;
     }
@@ -527,7 +566,8 @@ bool Security::on_mgmt_event(const mgmt::Frame& frame) {
 }
 
 void Security::on_user_confirm(const mgmt::UserConfirmRequest& request) {
-    auto handle = handle_of(request.peer);
+    auto handle = handle_of(request.peer, true);
+    if (handle) links_[*handle].paired = true;
     if (!handle) {
         spdlog::warn("hci{}: confirmation asked for {}, which is not connected: refused", index_, describe(request.peer));
         mgmt_.command(mgmt::user_confirm_negative_reply(index_, request.peer));
@@ -545,7 +585,8 @@ void Security::on_user_confirm(const mgmt::UserConfirmRequest& request) {
 }
 
 void Security::on_passkey_request(const mgmt::DeviceAddress& peer) {
-    auto handle = handle_of(peer);
+    auto handle = handle_of(peer, true);
+    if (handle) links_[*handle].paired = true;
     if (!handle) {
         spdlog::warn("hci{}: passkey asked for {}, which is not connected: refused", index_, describe(peer));
         mgmt_.command(mgmt::user_passkey_negative_reply(index_, peer));
@@ -555,8 +596,9 @@ void Security::on_passkey_request(const mgmt::DeviceAddress& peer) {
 }
 
 void Security::on_passkey_notify(const mgmt::PasskeyNotify& notify) {
-    auto handle = handle_of(notify.peer);
+    auto handle = handle_of(notify.peer, true);
     if (!handle) return;
+    links_[*handle].paired = true;
     auto it = asking_.find(*handle);
     // Later notifications count the digits the peer typed: one action is enough.
     if (it != asking_.end() && it->second.action == passkey_action::Display && it->second.passkey == notify.passkey) {
@@ -568,8 +610,11 @@ void Security::on_passkey_notify(const mgmt::PasskeyNotify& notify) {
 void Security::on_new_ltk(const mgmt::NewLongTermKey& event) {
     const mgmt::LongTermKey& k = event.key;
     if (!is_le(k.peer)) return;
+    auto handle = handle_of(k.peer, true);
+    if (handle) links_[*handle].paired = true;
     if (!event.store_hint) {
         spdlog::info("hci{}: key for {} not kept (no bond)", index_, describe(k.peer));
+        if (handle) report(*handle, false);
         return;
     }
     LeAddress peer = le_address(k.peer);
@@ -583,7 +628,10 @@ void Security::on_new_ltk(const mgmt::NewLongTermKey& event) {
     bond.put_ltk(ltk);
     if (!keep(bond)) return;
     spdlog::info("hci{}: bonded with {}", index_, describe(k.peer));
-    if (auto h = handle_of(k.peer)) report(*h, false);
+    if (handle) {
+        links_[*handle].stored = true;
+        report(*handle, false);
+    }
 }
 
 void Security::on_new_irk(const mgmt::NewIdentityResolvingKey& event) {
@@ -594,7 +642,7 @@ void Security::on_new_irk(const mgmt::NewIdentityResolvingKey& event) {
         // The link's socket takes the identity only a while later: the
         // key events that follow name the identity at once.
         for (uint16_t h : connections_.handles()) {
-            if (connections_.peer(h) == LeAddress{1, event.random_address}) identities_[h] = peer;
+            if (connections_.peer(h) == LeAddress{1, event.random_address}) links_[h].identity = peer;
         }
     }
     if (!event.store_hint) return;

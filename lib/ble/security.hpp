@@ -99,7 +99,8 @@ public:
     // A bonded peer's identity when `peer` is a resolvable private address
     // one of the stored IRKs resolves; otherwise `peer` itself.
     LeAddress identity_of(const LeAddress& peer) const;
-    // The identity addresses of the bonded peers, in the order they bonded.
+    // The identity addresses of the bonded peers (loaded ones in file name
+    // order, then new ones as they bond).
     std::vector<LeAddress> bonds() const;
     // Removes the bond from the kernel (disconnecting the peer) and the store.
     void unpair(const LeAddress& peer);
@@ -110,6 +111,12 @@ public:
     // stored and loaded into the kernel, so a handler that keeps the
     // secrets restores them (after the state directory was lost, say).
     void set_secret_keeper(std::optional<SecretKeeper> keeper);
+
+    // How to take the controller's queued HCI events before deciding that a
+    // kernel question names no connection (mgmt events are handled first).
+    void set_link_sync(std::function<void()> sync) { sync_links_ = std::move(sync); }
+    // Our GATT client waits for security the link did not get: it is told.
+    void set_security_failed(std::function<void(uint16_t handle)> failed) { security_failed_ = std::move(failed); }
 
     // The pairing events of mgmt; false for the others.
     bool on_mgmt_event(const mgmt::Frame& frame);
@@ -131,7 +138,9 @@ private:
     void load_keys();
     // The peer as the kernel names it now (its identity once known).
     std::optional<LeAddress> peer_of(uint16_t handle);
-    std::optional<uint16_t> handle_of(const mgmt::DeviceAddress& peer);
+    // With sync, the controller's queued HCI events are taken first when no
+    // connection matches.
+    std::optional<uint16_t> handle_of(const mgmt::DeviceAddress& peer, bool sync = false);
     const sm::Bond* bond_of(const std::optional<LeAddress>& peer) const;
     // Stores the bond and keeps it; false (logged) when the store refused it.
     bool keep(const sm::Bond& bond);
@@ -169,8 +178,18 @@ private:
     std::map<uint16_t, Asking> asking_;
     std::map<uint16_t, EncryptionUpdate> reported_;
     std::map<uint16_t, Timers::Id> settling_;
-    // Links whose peer's identity a New IRK gave before their socket knows it.
-    std::map<uint16_t, LeAddress> identities_;
+    // What happened on a link that its kernel state does not tell.
+    struct LinkState {
+        // The peer's identity, from a New IRK, before the link's socket knows it.
+        std::optional<LeAddress> identity;
+        bool paired = false;  // a pairing ran on this link: a stored key does not speak for it
+        bool stored = false;  // and its key was stored
+        uint8_t requested = 0;  // the BT_SECURITY level we asked for last
+    };
+    std::map<uint16_t, LinkState> links_;
+    // Handles the controller's queued HCI events (connections we have not seen yet).
+    std::function<void()> sync_links_;
+    std::function<void(uint16_t handle)> security_failed_;
     std::optional<SecretKeeper> keeper_;
     uint64_t keeper_generation_ = 0;  // answers for an earlier handler are dropped
 };

@@ -177,6 +177,7 @@ std::optional<Bytes> Client::handle(ByteView pdu) {
         outstanding_.reset();
         if (hold_for_security(queue_.front(), code)) {
             held_ = last_request_;
+            held_error_ = code;
             return std::nullopt;
         }
         if (!on_error(queue_.front(), code)) queue_.pop_front();
@@ -204,6 +205,13 @@ bool Client::hold_for_security(Procedure& p, uint8_t code) {
 }
 
 void Client::security_raised() { resend_ = held_.has_value(); }
+
+void Client::security_failed() {
+    if (!held_ || queue_.empty()) return;
+    held_.reset();
+    resend_ = false;
+    if (!on_error(queue_.front(), held_error_)) queue_.pop_front();
+}
 
 bool Client::on_error(Procedure& p, uint8_t code) {
     bool not_found = code == error::AttributeNotFound;

@@ -89,6 +89,9 @@ public:
     void fail_all(uint16_t status);
     // The link's security changed: a request held for it goes again.
     void security_raised();
+    // The link did not get that security (pairing failed): a held request
+    // ends with the error the server gave.
+    void security_failed();
 
     uint16_t mtu() const { return mtu_; }
     // The server side of the bearer exchanged the MTU.
@@ -176,6 +179,7 @@ private:
     // A request the server refused for want of security, to send again
     // (by next_request(), once resend_ says the link changed).
     std::optional<Bytes> held_;
+    uint8_t held_error_ = 0;
     bool resend_ = false;
 };
 

@@ -213,7 +213,7 @@ std::optional<sm::LocalIdentity> BondFiles::load_identity() {
     switch (file.failure) {
         case FileText::Missing: return std::nullopt;
         case FileText::Error: throw BleError(ErrorCode::Failed, path + ": " + file.problem);
-        case FileText::Refused: throw BleError(ErrorCode::InvalidArgs, path + ": " + file.problem);
+        case FileText::Refused: throw BleError(ErrorCode::Failed, path + ": " + file.problem + " (left as it is)");
         case FileText::None: break;
     }
     try {

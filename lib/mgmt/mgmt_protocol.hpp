@@ -76,6 +76,7 @@ constexpr uint8_t NotPaired = 0x06;
 constexpr uint8_t Busy = 0x0a;
 constexpr uint8_t Rejected = 0x0b;
 constexpr uint8_t InvalidParameters = 0x0d;
+constexpr uint8_t NotPowered = 0x0f;
 constexpr uint8_t Cancelled = 0x10;
 constexpr uint8_t Rfkilled = 0x12;
 constexpr uint8_t AlreadyPaired = 0x13;

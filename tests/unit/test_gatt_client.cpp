@@ -1357,3 +1357,14 @@ TEST_CASE("A held request ends with the link", "[gattc]") {
     CHECK(fx.idle());
     CHECK(fx.take() == Log{"security_needed 0xf", "read_done 000c 0x7"});
 }
+
+TEST_CASE("A held request ends with the server's error when raising security fails", "[gattc]") {
+    SecuringFixture fx;
+    fx.client.read(0x000c);
+    fx.client.read(0x000e);
+    CHECK(fx.sent() == Bytes{0x0a, 0x0c, 0x00});
+    fx.feed({0x01, 0x0a, 0x0c, 0x00, 0x0f});
+    fx.client.security_failed();
+    CHECK(fx.sent() == Bytes{0x0a, 0x0e, 0x00});  // the next read goes
+    CHECK(fx.take() == Log{"security_needed 0xf", "read_done 000c 0x10f"});
+}

@@ -194,16 +194,17 @@ struct Fixture : test::HciFixture {
     }
 
     // A central connects to us (LE Connection Complete), without a channel.
-    void connect_without_link(uint16_t handle, const LeAddress& peer = kPeer) {
+    // role: ours on the link (a central connecting to us by default).
+    void connect_without_link(uint16_t handle, const LeAddress& peer = kPeer, uint8_t role = hci::kRolePeripheral) {
         ByteWriter w;
-        w.u8(0).u16le(handle).u8(hci::kRolePeripheral).u8(peer.type).bytes(peer.address.to_le());
+        w.u8(0).u16le(handle).u8(role).u8(peer.type).bytes(peer.address.to_le());
         w.u16le(0x28).u16le(0).u16le(0x2a).u8(0);
         connections.on_le_meta({hci::le_ev::ConnectionComplete, w.take()});
         REQUIRE(connections.connected(handle));
     }
     // ... and its ATT channel, whose security level the test sets.
-    test::FakeLink* connect(uint16_t handle, const LeAddress& peer = kPeer) {
-        connect_without_link(handle, peer);
+    test::FakeLink* connect(uint16_t handle, const LeAddress& peer = kPeer, uint8_t role = hci::kRolePeripheral) {
+        connect_without_link(handle, peer, role);
         auto link = std::make_unique<test::FakeLink>(open_links);
         test::FakeLink* raw = link.get();
         connections.attach(handle, std::move(link));
@@ -219,6 +220,14 @@ struct Fixture : test::HciFixture {
         ByteWriter w;
         w.u8(status).u16le(handle).u8(enabled);
         connections.on_encryption_event({hci::ev::EncryptionChange, w.take()});
+    }
+
+    // started(), then a central connects at kHandle, its channel at `level`,
+    // and the controller reports the Encryption Change.
+    void start_encrypted(gap::SecurityLevel level, uint8_t role = hci::kRolePeripheral) {
+        started();
+        connect(kHandle, kPeer, role)->level = level;
+        encryption_change(kHandle);
     }
 
     // A mgmt event from the kernel, its parameters given byte by byte.
@@ -255,6 +264,16 @@ struct Fixture : test::HciFixture {
         REQUIRE(timers.pending.size() == 1);
         CHECK(timers.pending.begin()->second.first == delay);
         return timers.pending.begin()->first;
+    }
+};
+
+// Started, with a central (kPeer) connected at kHandle with its ATT channel.
+struct Connected : Fixture {
+    test::FakeLink* link;
+
+    Connected() {
+        started();
+        link = connect(kHandle);
     }
 };
 
@@ -331,29 +350,28 @@ TEST_CASE("security: start() always loads the key lists, even empty, and never t
 }
 
 TEST_CASE("security: start() refused by the kernel logs, and still loads the keys", "[security]") {
-    SECTION("Set IO Capability refused") {
-        Fixture fx;
+    Fixture fx;
+    // start() with a legacy bond stored and `refused` refused: what it sent.
+    auto start_refusing = [&fx](uint16_t refused) {
         fx.store.bonds = {legacy_bond()};
-        fx.kernel.refuse(mgmt::op::SetIoCapability, mgmt::status::InvalidParameters);
+        fx.kernel.refuse(refused, mgmt::status::InvalidParameters);
         CHECK_NOTHROW(fx.security.start());
-        Strings sent = fx.sent();
+        return fx.sent();
+    };
+    SECTION("Set IO Capability refused") {
+        Strings sent = start_refusing(mgmt::op::SetIoCapability);
         REQUIRE(sent.size() >= 3);
         CHECK(sent.front() == "18 00 02 00 01 00 03");
         CHECK(sent[sent.size() - 2].substr(0, 5) == "30 00");
         CHECK(sent.back().substr(0, 5) == "13 00");
     }
     SECTION("Load IRKs refused: Load LTKs still goes") {
-        Fixture fx;
-        fx.store.bonds = {legacy_bond()};
-        fx.kernel.refuse(mgmt::op::LoadIdentityResolvingKeys, mgmt::status::InvalidParameters);
-        CHECK_NOTHROW(fx.security.start());
-        Strings sent = fx.sent();
+        Strings sent = start_refusing(mgmt::op::LoadIdentityResolvingKeys);
         REQUIRE(sent.size() == 4);
         CHECK(sent.back().substr(0, 5) == "13 00");
         CHECK(fx.security.bonds() == std::vector<LeAddress>{kPeer});
     }
     SECTION("the kernel does not answer") {
-        Fixture fx;
         fx.mgmt_port.responder = nullptr;
         CHECK_NOTHROW(fx.security.start());
     }
@@ -459,9 +477,7 @@ TEST_CASE("security: a refused le_secure leaves the config being built unchanged
 // ---- 2. User Confirmation Request ---------------------------------------------
 
 TEST_CASE("security: a Just Works confirmation is answered by the daemon", "[security]") {
-    Fixture fx;
-    fx.started();
-    fx.connect(kHandle);
+    Connected fx;
     const std::string just_works = kPeerWire + " 01 00 00 00 00";  // confirm_hint 1, value 0
     SECTION("mitm off: User Confirm Reply") {
         CHECK(fx.mgmt_event(mgmt::ev::UserConfirmRequest, just_works));
@@ -478,9 +494,7 @@ TEST_CASE("security: a Just Works confirmation is answered by the daemon", "[sec
 }
 
 TEST_CASE("security: numeric comparison is raised as action 4 and answered by gap_passkey", "[security]") {
-    Fixture fx;
-    fx.started();
-    fx.connect(kHandle);
+    Connected fx;
     // confirm_hint 0, value 123456 (0x0001E240)
     CHECK(fx.mgmt_event(mgmt::ev::UserConfirmRequest, kPeerWire + " 00 40 E2 01 00"));
     CHECK(fx.irqs() == Strings{"passkey_action 64 4 123456"});
@@ -508,9 +522,7 @@ TEST_CASE("security: numeric comparison is raised as action 4 and answered by ga
 // ---- 3. User Passkey Request --------------------------------------------------
 
 TEST_CASE("security: a passkey request is raised as action 2 and answered with the passkey", "[security]") {
-    Fixture fx;
-    fx.started();
-    fx.connect(kHandle);
+    Connected fx;
     fx.connect(kOtherHandle, kStatic);
     CHECK(fx.mgmt_event(mgmt::ev::UserPasskeyRequest, kPeerWire));
     CHECK(fx.irqs() == Strings{"passkey_action 64 2 0"});
@@ -555,9 +567,7 @@ TEST_CASE("security: a passkey request is raised as action 2 and answered with t
 // ---- 4. Passkey Notify --------------------------------------------------------
 
 TEST_CASE("security: a passkey to display is raised once as action 3; gap_passkey sends nothing", "[security]") {
-    Fixture fx;
-    fx.started();
-    fx.connect(kHandle);
+    Connected fx;
     // passkey 123456, entered 0
     CHECK(fx.mgmt_event(mgmt::ev::PasskeyNotify, kPeerWire + " 40 E2 01 00 00"));
     CHECK(fx.irqs() == Strings{"passkey_action 64 3 123456"});
@@ -581,9 +591,7 @@ TEST_CASE("security: a passkey to display is raised once as action 3; gap_passke
 // ---- 5. questions about peers we are not connected to -------------------------
 
 TEST_CASE("security: questions for an address with no connection are refused", "[security]") {
-    Fixture fx;
-    fx.started();
-    fx.connect(kHandle);
+    Connected fx;
     const std::string stranger_confirm_negative = "1D 00 02 00 07 00 " + kStrangerWire;
     SECTION("numeric comparison") {
         CHECK(fx.mgmt_event(mgmt::ev::UserConfirmRequest, kStrangerWire + " 00 40 E2 01 00"));
@@ -710,11 +718,9 @@ TEST_CASE("security: a New IRK is the bond's irk", "[security]") {
 // ---- 7. _IRQ_ENCRYPTION_UPDATE --------------------------------------------------
 
 TEST_CASE("security: Encryption Change raises an encryption update, again when the bond arrives", "[security]") {
-    Fixture fx;
-    fx.started();
-    test::FakeLink* link = fx.connect(kHandle);
+    Connected fx;
     // Keys before any encryption event raise nothing.
-    link->level = {2, 16};
+    fx.link->level = {2, 16};
     fx.encryption_change(kHandle);
     CHECK(fx.irqs() == Strings{"encryption_update 64 1 0 0 16"});
     CHECK(fx.timers.pending.empty());
@@ -740,9 +746,7 @@ TEST_CASE("security: Encryption Change raises an encryption update, again when t
 }
 
 TEST_CASE("security: keys before the first encryption event raise nothing", "[security]") {
-    Fixture fx;
-    fx.started();
-    fx.connect(kHandle);
+    Connected fx;
     CHECK(fx.mgmt_event(mgmt::ev::NewLongTermKey, new_ltk(1, ltk_central_wire(kPeerWire, 0))));
     CHECK(fx.irqs().empty());
     // A failed Encryption Change is no change.
@@ -752,16 +756,14 @@ TEST_CASE("security: keys before the first encryption event raise nothing", "[se
 }
 
 TEST_CASE("security: the update waits for the kernel to raise the link's level", "[security]") {
-    Fixture fx;
-    fx.started();
-    test::FakeLink* link = fx.connect(kHandle);
-    link->level = {1, 0};  // the kernel has not updated BT_SECURITY yet
+    Connected fx;
+    fx.link->level = {1, 0};  // the kernel has not updated BT_SECURITY yet
     fx.encryption_change(kHandle);
     CHECK(fx.irqs().empty());
     fx.timers.fire(fx.only_timer(kSettleStep));
     CHECK(fx.irqs().empty());  // still level 1: another step
     SECTION("the level comes") {
-        link->level = {2, 16};
+        fx.link->level = {2, 16};
         fx.timers.fire(fx.only_timer(kSettleStep));
         CHECK(fx.irqs() == Strings{"encryption_update 64 1 0 0 16"});
         CHECK(fx.timers.pending.empty());
@@ -776,7 +778,7 @@ TEST_CASE("security: the update waits for the kernel to raise the link's level",
     SECTION("a second Encryption Change restarts the wait, one timer only") {
         fx.encryption_change(kHandle);
         fx.only_timer(kSettleStep);
-        link->level = {2, 16};
+        fx.link->level = {2, 16};
         fx.timers.fire_all();
         CHECK(fx.irqs() == Strings{"encryption_update 64 1 0 0 16"});
     }
@@ -785,17 +787,13 @@ TEST_CASE("security: the update waits for the kernel to raise the link's level",
 TEST_CASE("security: authenticated from the level, or from the stored key's type", "[security]") {
     SECTION("level 3") {
         Fixture fx;
-        fx.started();
-        fx.connect(kHandle)->level = {3, 16};
-        fx.encryption_change(kHandle);
+        fx.start_encrypted({3, 16});
         CHECK(fx.irqs() == Strings{"encryption_update 64 1 1 0 16"});
         CHECK(fx.security.link_security(kHandle).authenticated);
     }
     SECTION("level 4, then bonded") {
         Fixture fx;
-        fx.started();
-        fx.connect(kHandle)->level = {4, 16};
-        fx.encryption_change(kHandle);
+        fx.start_encrypted({4, 16});
         CHECK(fx.mgmt_event(mgmt::ev::NewLongTermKey,
                             new_ltk(1, kPeerWire + " 03 00 10 00 00 00 00 00 00 00 00 00 00 " + seq(0x30, 16))));
         CHECK(fx.irqs() == Strings{"encryption_update 64 1 1 0 16", "encryption_update 64 1 1 1 16"});
@@ -803,26 +801,41 @@ TEST_CASE("security: authenticated from the level, or from the stored key's type
     SECTION("level 2 re-encryption with a stored authenticated key (central: the level asked for)") {
         Fixture fx;
         fx.store.bonds = {legacy_bond(sm::LtkType::AuthenticatedLegacy)};
-        fx.started();
-        fx.connect(kHandle)->level = {2, 16};
-        fx.encryption_change(kHandle);
+        fx.start_encrypted({2, 16}, hci::kRoleCentral);
         CHECK(fx.irqs() == Strings{"encryption_update 64 1 1 1 16"});
         CHECK(fx.security.link_security(kHandle).authenticated);
+    }
+    SECTION("level 2 as peripheral with a stored authenticated key: the level says (the kernel took the key's)") {
+        Fixture fx;
+        fx.store.bonds = {legacy_bond(sm::LtkType::AuthenticatedLegacy)};
+        fx.start_encrypted({2, 16});
+        CHECK(fx.irqs() == Strings{"encryption_update 64 1 0 1 16"});
+        CHECK_FALSE(fx.security.link_security(kHandle).authenticated);
+    }
+    SECTION("a pairing on the link that stores no key does not borrow the stored bond") {
+        // Someone with the bonded peer's address pairs Just Works, not bonding.
+        Fixture fx;
+        fx.store.bonds = {legacy_bond(sm::LtkType::AuthenticatedLegacy)};
+        fx.started();
+        test::FakeLink* link = fx.connect(kHandle, kPeer, hci::kRoleCentral);
+        CHECK(fx.mgmt_event(mgmt::ev::UserConfirmRequest, kPeerWire + " 01 00 00 00 00"));
+        link->level = {2, 16};
+        fx.encryption_change(kHandle);
+        CHECK(fx.mgmt_event(mgmt::ev::NewLongTermKey, new_ltk(0, ltk_central_wire(kPeerWire, 0))));
+        CHECK(fx.irqs() == Strings{"encryption_update 64 1 0 0 16"});
+        CHECK_FALSE(fx.security.link_security(kHandle).authenticated);
+        CHECK(fx.security.link_security(kHandle).encrypted);
     }
     SECTION("level 2 with a stored unauthenticated key") {
         Fixture fx;
         fx.store.bonds = {legacy_bond()};
-        fx.started();
-        fx.connect(kHandle)->level = {2, 16};
-        fx.encryption_change(kHandle);
+        fx.start_encrypted({2, 16});
         CHECK(fx.irqs() == Strings{"encryption_update 64 1 0 1 16"});
     }
     SECTION("no key size from the kernel: the stored key's") {
         Fixture fx;
         fx.store.bonds = {{kPeer, {ltk_central(sm::LtkType::UnauthenticatedLegacy, 12)}, std::nullopt}};
-        fx.started();
-        fx.connect(kHandle)->level = {2, 0};
-        fx.encryption_change(kHandle);
+        fx.start_encrypted({2, 0});
         CHECK(fx.irqs() == Strings{"encryption_update 64 1 0 1 12"});
     }
 }
@@ -928,19 +941,17 @@ TEST_CASE("security: pair() with a stored key asks for that key's level, never m
 }
 
 TEST_CASE("security: pair() on a link already at the level raises the update at once", "[security]") {
-    Fixture fx;
-    fx.started();
-    test::FakeLink* link = fx.connect(kHandle);
-    link->level = {2, 16};
+    Connected fx;
+    fx.link->level = {2, 16};
     fx.encryption_change(kHandle);
     CHECK(fx.irqs() == Strings{"encryption_update 64 1 0 0 16"});
     fx.security.pair(kHandle);
-    CHECK(link->requested == std::vector<uint8_t>{2});
+    CHECK(fx.link->requested == std::vector<uint8_t>{2});
     CHECK(fx.irqs() == Strings{"encryption_update 64 1 0 0 16"});
     // A link that must still be raised: nothing until its events.
     fx.configure({3, true, true, false});
     fx.security.pair(kHandle);
-    CHECK(link->requested == std::vector<uint8_t>{2, 3});
+    CHECK(fx.link->requested == std::vector<uint8_t>{2, 3});
     CHECK(fx.irqs().empty());
 }
 
@@ -1023,10 +1034,21 @@ TEST_CASE("security: unpair() removes the bond from the kernel, the store and th
         CHECK(fx.store.bonds.size() == 2);
         CHECK(fx.security.bonds() == std::vector<LeAddress>{kPeer, kStatic});
     }
-    SECTION("the store cannot remove the file: Failed") {
+    SECTION("the store cannot remove the file: Failed, and the bond is still listed (as the next start loads it)") {
         fx.store.fail_remove = true;
         CHECK(error_of([&] { fx.security.unpair(kPeer); }) == ErrorCode::Failed);
         CHECK(fx.store.removed == std::vector<LeAddress>{kPeer});
+        CHECK(fx.security.bonds() == std::vector<LeAddress>{kPeer, kStatic});
+    }
+    SECTION("the radio is off (Not Powered): removed, and the kernel's lists loaded again without it") {
+        fx.kernel.refuse(mgmt::op::UnpairDevice, mgmt::status::NotPowered);
+        fx.security.unpair(kPeer);
+        Strings sent = fx.sent();
+        REQUIRE(sent.size() == 3);
+        CHECK(sent[0] == kUnpairPeer);
+        CHECK(sent[1].starts_with("30 00 02 00"));  // Load IRKs
+        CHECK(sent[2].starts_with("13 00 02 00 26 00 01 00 "));  // Load LTKs: the one key left
+        CHECK(fx.security.bonds() == std::vector<LeAddress>{kStatic});
     }
     SECTION("no file in the store: fine") {
         fx.store.bonds.clear();
@@ -1106,12 +1128,10 @@ TEST_CASE("security: Device Unpaired for a BR/EDR address leaves the LE bond", "
 // ---- 10. the end of a link ---------------------------------------------------------
 
 TEST_CASE("security: a link that ends forgets its pending action and timers", "[security]") {
-    Fixture fx;
-    fx.started();
-    test::FakeLink* link = fx.connect(kHandle);
+    Connected fx;
     CHECK(fx.mgmt_event(mgmt::ev::UserPasskeyRequest, kPeerWire));
     CHECK(fx.irqs() == Strings{"passkey_action 64 2 0"});
-    link->level = {1, 0};
+    fx.link->level = {1, 0};
     fx.encryption_change(kHandle);  // ends the pairing question, starts the settle wait
     CHECK(error_of([&] { fx.security.passkey(kHandle, 2, 1); }) == ErrorCode::NotFound);
     fx.only_timer(kSettleStep);
@@ -1132,9 +1152,7 @@ TEST_CASE("security: a link that ends forgets its pending action and timers", "[
 }
 
 TEST_CASE("security: link_ended() called directly, and a failed pairing, forget the question", "[security]") {
-    Fixture fx;
-    fx.started();
-    fx.connect(kHandle);
+    Connected fx;
     SECTION("link_ended") {
         CHECK(fx.mgmt_event(mgmt::ev::PasskeyNotify, kPeerWire + " 40 E2 01 00 00"));
         fx.security.link_ended(kHandle);
@@ -1163,4 +1181,42 @@ TEST_CASE("security: on_mgmt_event takes the pairing events only", "[security]")
     CHECK(fx.mgmt_event(mgmt::ev::AuthenticationFailed, kPeerWire));
     CHECK(fx.sent().empty());
     CHECK(fx.irqs().empty());
+}
+
+TEST_CASE("security: a handler's secrets: bonds given to it, and at registration the ones the daemon lacks taken back",
+          "[security]") {
+    Fixture fx;
+    fx.store.bonds = {legacy_bond()};
+    fx.started();
+    sm::Bond older = legacy_bond(sm::LtkType::AuthenticatedLegacy);  // the handler's stale copy of kPeer's
+    sm::Bond missing{kStatic, {ltk_sc(sm::LtkType::UnauthenticatedP256)}, std::nullopt};
+    std::vector<std::string> values{sm::encode(older), "not a bond", sm::encode(missing)};
+    std::vector<std::pair<Bytes, Bytes>> set;
+    std::vector<uint32_t> asked;
+    fx.security.set_secret_keeper(ble::SecretKeeper{
+        [&](uint32_t sec_type, const Bytes& key, const Bytes& value) {
+            CHECK(sec_type == ble::Security::kBondSecret);
+            set.emplace_back(key, value);
+        },
+        [&](uint32_t sec_type, uint32_t index, std::function<void(std::optional<Bytes>)> answer) {
+            CHECK(sec_type == ble::Security::kBondSecret);
+            asked.push_back(index);
+            if (index < values.size()) answer(Bytes(values[index].begin(), values[index].end()));
+            else answer(std::nullopt);
+        }});
+    CHECK(asked == std::vector<uint32_t>{0, 1, 2, 3});
+    // The daemon's own bond with kPeer wins; kStatic is new: stored, told back, loaded.
+    CHECK(fx.security.bonds() == std::vector<LeAddress>{kPeer, kStatic});
+    CHECK(fx.store.bonds.at(0) == legacy_bond());
+    CHECK(fx.store.bonds.at(1) == missing);
+    REQUIRE(set.size() == 1);
+    CHECK(set[0].first == Bytes{0x01, 0xC0, 0x11, 0x22, 0x33, 0x44, 0x55});  // addr_type, then the address
+    Strings sent = fx.sent();
+    REQUIRE(sent.size() == 2);
+    CHECK(sent[0].starts_with("30 00 02 00"));  // Load IRKs
+    CHECK(sent[1].starts_with("13 00 02 00"));  // Load LTKs
+    // Removing a bond deletes the handler's secret (an empty value).
+    fx.security.unpair(kStatic);
+    REQUIRE(set.size() == 2);
+    CHECK(set[1].second.empty());
 }
