@@ -150,6 +150,17 @@ Adapter::Adapter(uint16_t index, mgmt::MgmtClient& mgmt, const mgmt::ControllerI
         }
     }
     security_.start();
+    if (active() && (settings_ & mgmt::setting::Privacy)) {
+        // Left powered with privacy on (by a daemon that ran in addr_mode 2,
+        // or another tool): the kernel would pair with an address we do not
+        // use. Start from our own mode, as a fresh BLE object does.
+        try {
+            change_address_mode(addr_mode_);
+            spdlog::info("hci{}: privacy was on: restarted the radio in addr_mode {}", index, static_cast<int>(addr_mode_));
+        } catch (const std::exception& e) {
+            spdlog::error("hci{}: privacy was on and could not be turned off: {}", index, e.what());
+        }
+    }
 }
 
 Adapter::~Adapter() { timers_.cancel(rpa_timer_); }

@@ -43,6 +43,19 @@ TEST_CASE("a new adapter gives the kernel its security settings and the stored k
     CHECK((fx.controller.settings & setting::Bondable) != 0);
 }
 
+TEST_CASE("a controller left powered with privacy on is restarted in our addr_mode") {
+    test::AdapterPorts ports;
+    ControllerInfo info = info_with(kPublic);
+    info.current_settings = setting::Powered | setting::LowEnergy | setting::BrEdr | setting::Privacy;
+    ports.controller.settings = info.current_settings;
+    ble::Adapter adapter(0, ports.mgmt, info, ports.hci, ports.timers);
+    std::vector<uint16_t> after_keys(ports.controller.opcodes.begin() + 5, ports.controller.opcodes.end());
+    CHECK(after_keys == std::vector<uint16_t>{op::SetPowered, op::SetPrivacy, op::SetStaticAddress, op::SetPowered});
+    CHECK(adapter.active());
+    CHECK((ports.controller.settings & setting::Privacy) == 0);
+    CHECK(std::get<int64_t>(adapter.config_get("addr_mode")) == 0);
+}
+
 TEST_CASE("active(True) on a controller without LE is NotSupported") {
     Fixture fx;
     ControllerInfo info = info_with(kPublic);
