@@ -270,40 +270,29 @@ void Security::tell_keeper(const LeAddress& peer, const Bytes& value) {
 void Security::set_secret_keeper(std::optional<SecretKeeper> keeper) {
     keeper_ = std::move(keeper);
     ++keeper_generation_;
-    if (keeper_ && keeper_->get) import_secret(keeper_generation_, 0, false);
+    if (keeper_ && keeper_->get) import_secret(keeper_generation_, 0);
 }
 
-void Security::import_secret(uint64_t generation, uint32_t index, bool changed) {
-    auto finish = [this, changed] {
-        if (changed) load_keys();
-    };
+void Security::import_secret(uint64_t generation, uint32_t index) {
     if (index >= kMaxHandlerSecrets) {
         spdlog::warn("hci{}: the handler holds more than {} secrets: the rest are not read", index_, kMaxHandlerSecrets);
-        finish();
         return;
     }
-    keeper_->get(kBondSecret, index, [this, generation, index, changed, finish](std::optional<Bytes> value) {
-        if (generation != keeper_generation_) return;  // another handler since
-        if (!value) {
-            finish();
-            return;
-        }
-        bool kept = changed;
+    keeper_->get(kBondSecret, index, [this, generation, index](std::optional<Bytes> value) {
+        // Another handler since (or none): its answers are not ours to take.
+        if (generation != keeper_generation_ || !value) return;
         try {
             sm::Bond bond = sm::decode(std::string(value->begin(), value->end()));
             // Only peers the daemon has no bond with: its own may be newer
             // (re-paired while no handler was registered).
-            if (!bond_of(bond.peer)) {
-                if (keep(bond)) {
-                    kept = true;
-                    spdlog::info("hci{}: bond with {} restored from the handler", index_, bond.peer.address.to_string());
-                }
+            if (!bond_of(bond.peer) && keep(bond)) {
+                load_keys();  // at once: the handler may go before its last answer
+                spdlog::info("hci{}: bond with {} restored from the handler", index_, bond.peer.address.to_string());
             }
         } catch (const BleError& e) {
             spdlog::warn("hci{}: the handler's secret {} is not a bond: {}", index_, index, e.what());
         }
-        if (keeper_ && keeper_->get) import_secret(generation, index + 1, kept);
-        else if (kept) load_keys();
+        import_secret(generation, index + 1);
     });
 }
 

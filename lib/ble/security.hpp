@@ -161,7 +161,7 @@ private:
     void on_new_irk(const mgmt::NewIdentityResolvingKey& key);
     void on_unpaired(const mgmt::DeviceAddress& peer);
     // Asks the handler for its index-th secret, then the next.
-    void import_secret(uint64_t generation, uint32_t index, bool changed);
+    void import_secret(uint64_t generation, uint32_t index);
     void tell_keeper(const LeAddress& peer, const Bytes& value);
     // Drops the bond from memory, the handler and the store (not the kernel).
     void forget(const LeAddress& peer);
